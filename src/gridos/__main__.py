@@ -1,0 +1,3 @@
+from gridos.cli import app
+
+app()

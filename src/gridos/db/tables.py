@@ -1,0 +1,76 @@
+"""Table definitions (SQLAlchemy Core). The DDL itself lives in Alembic migrations.
+
+Timestamps of the time series are integers: microseconds since the Unix epoch (UTC). That keeps
+bucketing (`ts - ts % step`) identical on PostgreSQL and SQLite, and the PostgreSQL range partitions
+are plain integer ranges, one per UTC day.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("site", String(64), nullable=False, index=True),
+    Column("name", Text),
+    Column("nominal_voltage", Float),
+    Column("rated_current", Float),
+    Column("nominal_frequency", Float),
+    Column("rated_power", Float),
+    Column("expected_interval_s", Float, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("device_id", String(128), primary_key=True),
+    Column("measurement", String(64), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("quality", SmallInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)
+
+latest_samples = Table(
+    "latest_samples",
+    metadata,
+    Column("device_id", String(128), primary_key=True),
+    Column("measurement", String(64), primary_key=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("quality", SmallInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)
+
+rollups_1m = Table(
+    "rollups_1m",
+    metadata,
+    Column("device_id", String(128), primary_key=True),
+    Column("measurement", String(64), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("min", Float, nullable=False),
+    Column("max", Float, nullable=False),
+    Column("sum", Float, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("last", Float, nullable=False),
+    Column("last_ts", BigInteger, nullable=False),
+)

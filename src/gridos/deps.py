@@ -1,0 +1,16 @@
+"""FastAPI dependencies: the services live on app.state, built once by the app factory."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from gridos.devices.service import DeviceRegistry
+from gridos.telemetry.service import TelemetryService
+
+
+def telemetry(request: Request) -> TelemetryService:
+    return request.app.state.telemetry
+
+
+def registry(request: Request) -> DeviceRegistry:
+    return request.app.state.registry

@@ -1,0 +1,131 @@
+"""Device registry logic. Keeps an in-process set of known ids so ingest checks need no query."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from gridos.db.tables import devices, latest_samples
+from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DevicePatch
+from gridos.errors import Conflict, NotFound
+
+
+class DeviceRegistry:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def _row_to_device(self, row: Any) -> Device:
+        return Device.model_validate(dict(row._mapping))
+
+    def list(
+        self, site: str | None = None, type_: str | None = None, limit: int = 1000, offset: int = 0
+    ) -> tuple[list[Device], int]:
+        q = select(devices)
+        count_q = select(func.count()).select_from(devices)
+        if site:
+            q, count_q = q.where(devices.c.site == site), count_q.where(devices.c.site == site)
+        if type_:
+            q, count_q = q.where(devices.c.type == type_), count_q.where(devices.c.type == type_)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(devices.c.id).limit(limit).offset(offset)).all()
+            total = conn.execute(count_q).scalar_one()
+        return [self._row_to_device(r) for r in rows], int(total)
+
+    def get(self, device_id: str) -> Device:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(devices).where(devices.c.id == device_id)).first()
+        if row is None:
+            raise NotFound(f"device {device_id!r} does not exist")
+        return self._row_to_device(row)
+
+    def create(self, spec: DeviceCreate) -> Device:
+        now = datetime.now(UTC)
+        values = spec.model_dump(mode="json") | {"created_at": now, "updated_at": now}
+        with self.engine.begin() as conn:
+            if conn.execute(select(devices.c.id).where(devices.c.id == spec.id)).first() is not None:
+                raise Conflict(f"device {spec.id!r} already exists")
+            conn.execute(insert(devices).values(values))
+        self._remember(spec.id)
+        return self.get(spec.id)
+
+    def put(self, device_id: str, spec: DeviceFields) -> tuple[Device, bool]:
+        """Create or replace; returns (device, created)."""
+        now = datetime.now(UTC)
+        values = spec.model_dump(mode="json")
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is not None
+            if exists:
+                conn.execute(
+                    update(devices).where(devices.c.id == device_id).values(values | {"updated_at": now})
+                )
+            else:
+                conn.execute(
+                    insert(devices).values(values | {"id": device_id, "created_at": now, "updated_at": now})
+                )
+        self._remember(device_id)
+        return self.get(device_id), not exists
+
+    def patch(self, device_id: str, patch: DevicePatch) -> Device:
+        changes = patch.model_dump(mode="json", exclude_unset=True)
+        current = self.get(device_id)
+        merged = DeviceFields.model_validate(
+            current.model_dump(include=set(DeviceFields.model_fields)) | changes
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(devices)
+                .where(devices.c.id == device_id)
+                .values(merged.model_dump(mode="json") | {"updated_at": datetime.now(UTC)})
+            )
+        return self.get(device_id)
+
+    def delete(self, device_id: str) -> None:
+        """Removes the device from the registry; its stored history is kept (nothing accepted is lost)."""
+        with self.engine.begin() as conn:
+            deleted = conn.execute(delete(devices).where(devices.c.id == device_id)).rowcount
+            conn.execute(delete(latest_samples).where(latest_samples.c.device_id == device_id))
+        if not deleted:
+            raise NotFound(f"device {device_id!r} does not exist")
+        with self._lock:
+            self._known.discard(device_id)
+
+    def unknown(self, ids: set[str]) -> set[str]:
+        """Which of `ids` are not registered. Misses are re-checked in the database, because another
+        replica may have registered the device since this process last looked."""
+        missing = ids - self._known
+        if not missing:
+            return set()
+        with self.engine.connect() as conn:
+            found = set(conn.execute(select(devices.c.id).where(devices.c.id.in_(missing))).scalars())
+        with self._lock:
+            self._known |= found
+        return missing - found
+
+    def auto_register(self, ids: set[str]) -> None:
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            existing = set(conn.execute(select(devices.c.id).where(devices.c.id.in_(ids))).scalars())
+            new = [
+                {
+                    "id": i,
+                    "type": "meter",
+                    "site": i.split("/", 1)[0] if "/" in i else "default",
+                    "expected_interval_s": 10.0,
+                    "tags": {"auto_registered": "true"},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in sorted(ids - existing)
+            ]
+            if new:
+                conn.execute(insert(devices), new)
+        self._remember(*ids)
+
+    def _remember(self, *ids: str) -> None:
+        with self._lock:
+            self._known.update(ids)

@@ -1,0 +1,1 @@
+"""Synthetic substations for demos, tests and benchmarks."""

@@ -1,0 +1,177 @@
+"""A simulated fleet: three substations, ~60 devices, realistic readings.
+
+Load follows a daily curve (low at 04:00, peak at 19:00) with noise; voltage drops with load;
+frequency random-walks around nominal; now and then a site sees a voltage sag and a transformer
+runs hot. The simulator talks to GridOS over HTTP like any other producer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("gridos.simulator")
+
+
+@dataclass
+class SimDevice:
+    id: str
+    type: str
+    site: str
+    nominal_voltage: float
+    rated_current: float | None = None
+    rated_power: float | None = None
+    nominal_frequency: int = 50
+    state: dict[str, float] = field(default_factory=dict)
+
+    def spec(self, interval: float) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "site": self.site,
+            "nominal_voltage": self.nominal_voltage,
+            "nominal_frequency": self.nominal_frequency,
+            "expected_interval_s": interval,
+            "tags": {"simulated": "true"},
+        }
+        if self.rated_current:
+            body["rated_current"] = self.rated_current
+        if self.rated_power:
+            body["rated_power"] = self.rated_power
+        return body
+
+
+SITES = ("north", "south", "east")
+
+
+def build_fleet(sites: tuple[str, ...] = SITES) -> list[SimDevice]:
+    fleet: list[SimDevice] = []
+    for site in sites:
+        fleet.append(SimDevice(f"{site}/bus-1", "bus", site, 11_000))
+        for i in (1, 2):
+            fleet.append(SimDevice(f"{site}/tx-{i}", "transformer", site, 11_000, 1_050, 20_000))
+        for i in range(1, 9):
+            fleet.append(SimDevice(f"{site}/feeder-{i}", "feeder", site, 11_000, 400, 7_600))
+        for i in range(1, 7):
+            fleet.append(SimDevice(f"{site}/cb-{i}", "breaker", site, 11_000, 630))
+        for i in (1, 2):
+            fleet.append(SimDevice(f"{site}/meter-{i}", "meter", site, 400, 200, 140))
+    fleet.append(SimDevice("east/gen-1", "generator", "east", 11_000, 525, 10_000))
+    return fleet
+
+
+def load_factor(now: datetime) -> float:
+    """0.35 .. 0.95 over a day: trough at 04:00, evening peak at 19:00."""
+    hour = now.hour + now.minute / 60
+    return (
+        0.65
+        + 0.22 * math.sin((hour - 10) / 24 * 2 * math.pi)
+        + 0.08 * math.sin((hour - 16) / 12 * 2 * math.pi)
+    )
+
+
+class FleetSimulator:
+    def __init__(self, fleet: list[SimDevice] | None = None, seed: int | None = None) -> None:
+        self.fleet = fleet or build_fleet()
+        self.rng = random.Random(seed)
+        self.frequency = {site: 50.0 for site in {d.site for d in self.fleet}}
+        self.sag_ticks = {site: 0 for site in self.frequency}
+
+    def tick(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        now = now or datetime.now(UTC)
+        rng = self.rng
+        load = load_factor(now)
+        for site in self.frequency:
+            f = self.frequency[site] + rng.gauss(0, 0.004) - (self.frequency[site] - 50.0) * 0.1
+            self.frequency[site] = f
+            if self.sag_ticks[site] > 0:
+                self.sag_ticks[site] -= 1
+            elif rng.random() < 0.003:
+                self.sag_ticks[site] = rng.randint(2, 5)
+        ts = now.isoformat()
+        batch = []
+        for d in self.fleet:
+            sag = 0.82 if self.sag_ticks[d.site] else 1.0
+            pu = (1.02 - 0.04 * load + rng.gauss(0, 0.003)) * sag
+            item: dict[str, Any] = {"device_id": d.id, "timestamp": ts}
+            if d.type in ("bus", "transformer", "feeder", "meter", "generator"):
+                item["voltage"] = round(d.nominal_voltage * pu, 2)
+            if d.type in ("bus", "generator"):
+                item["frequency"] = round(self.frequency[d.site], 4)
+            if d.rated_current:
+                share = load * (1 + rng.gauss(0, 0.03))
+                current = max(0.0, d.rated_current * share * (0.75 if d.type == "breaker" else 1.0))
+                item["current"] = round(current, 2)
+            if d.type in ("feeder", "meter", "generator", "transformer"):
+                pf = min(0.999, max(0.8, 0.95 + rng.gauss(0, 0.01) - (0.03 if load > 0.85 else 0)))
+                s_kva = math.sqrt(3) * d.nominal_voltage * item.get("current", 0.0) / 1000
+                item["power_factor"] = round(pf, 4)
+                item["active_power"] = round(s_kva * pf, 2)
+                item["reactive_power"] = round(s_kva * math.sqrt(1 - pf * pf), 2)
+            if d.type == "transformer":
+                hot = d.state.get("hot", 0.0)
+                if hot <= 0 and rng.random() < 0.002:
+                    hot = 150.0  # ticks of an over-temperature episode
+                d.state["hot"] = max(0.0, hot - 1)
+                base = 55 + 35 * load
+                item["temperature"] = round(
+                    base + (50 * math.sin(math.pi * hot / 150) if hot > 0 else 0) + rng.gauss(0, 0.3), 2
+                )
+            if d.type == "breaker":
+                closed = d.state.get("closed", 1.0)
+                if rng.random() < 0.0005:
+                    closed = 1.0 - closed
+                d.state["closed"] = closed
+                item["breaker_closed"] = bool(closed)
+                if not closed:
+                    item["current"] = 0.0
+            batch.append(item)
+        return batch
+
+
+def register_fleet(client: httpx.Client, fleet: list[SimDevice], admin_token: str, interval: float) -> None:
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    for d in fleet:
+        r = client.put(f"/api/v1/devices/{d.id}", json=d.spec(interval), headers=headers)
+        r.raise_for_status()
+
+
+def run(url: str, ingest_token: str, admin_token: str, interval: float, stop: threading.Event) -> None:
+    sim = FleetSimulator()
+    with httpx.Client(base_url=url, timeout=10) as client:
+        while not stop.is_set():
+            try:
+                if client.get("/health/live").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            stop.wait(0.2)
+        register_fleet(client, sim.fleet, admin_token, interval)
+        log.info("simulator started", extra={"devices": len(sim.fleet), "interval_s": interval})
+        headers = {"Authorization": f"Bearer {ingest_token}"}
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                r = client.post("/api/v1/scada/data", json=sim.tick(), headers=headers)
+                if r.status_code != 200:
+                    log.warning(
+                        "simulator batch rejected", extra={"status": r.status_code, "body": r.text[:300]}
+                    )
+            except httpx.HTTPError as exc:
+                log.warning("simulator could not reach GridOS", extra={"error": str(exc)})
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+def run_in_background(url: str, ingest_token: str, admin_token: str, interval: float) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(
+        target=run, args=(url, ingest_token, admin_token, interval, stop), name="simulator", daemon=True
+    ).start()
+    return stop

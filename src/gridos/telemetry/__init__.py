@@ -1,0 +1,1 @@
+"""Time series: ingest, storage, queries."""

@@ -1,0 +1,143 @@
+"""API shapes of the time series. The ingest model is built from the measurement catalogue, so an
+extended catalogue is validated exactly like the core one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+
+from gridos.errors import InvalidInput
+from gridos.telemetry.catalogue import Measurement
+
+DeviceId = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*(/[A-Za-z0-9][A-Za-z0-9._:-]*)*$"
+    ),
+]
+QualityName = Literal["good", "questionable", "invalid"]
+
+
+def build_sample_model(catalogue: dict[str, Measurement]) -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        "device_id": (DeviceId, ...),
+        "timestamp": (AwareDatetime | None, None),
+        "quality": (QualityName, "good"),
+    }
+    for m in catalogue.values():
+        if m.kind == "bool":
+            fields[m.name] = (Annotated[bool | None, Strict()], None)
+        else:
+            fields[m.name] = (
+                Annotated[float | None, Strict(), Field(ge=m.minimum, le=m.maximum, allow_inf_nan=False)],
+                None,
+            )
+    return create_model(
+        "SampleIn",
+        __config__=ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True),
+        **fields,
+    )
+
+
+def _loads(body: bytes, ndjson: bool) -> Any:
+    """Parse JSON strictly, but fall back to the stdlib parser (which knows NaN/Infinity) so that such
+    values are reported against the field that carries them rather than as a syntax error."""
+    if ndjson:
+        items = []
+        for lineno, line in enumerate(body.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(_loads(line, ndjson=False))
+            except InvalidInput as exc:
+                raise InvalidInput(f"line {lineno}: {exc.detail}", errors=[{"line": lineno}]) from None
+        return items
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        import json
+
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+
+
+def parse_samples(model: type[BaseModel], body: bytes, content_type: str) -> list[Any]:
+    """Body -> validated items. A single object, a JSON array or NDJSON; every error names its item."""
+    ndjson = "ndjson" in content_type or "jsonlines" in content_type
+    data = _loads(body, ndjson)
+    single = isinstance(data, dict)
+    items = [data] if single else data
+    if not isinstance(items, list):
+        raise InvalidInput("body must be a JSON object, a JSON array of objects, or NDJSON")
+    if not items:
+        raise InvalidInput("batch is empty")
+    try:
+        return TypeAdapter(list[model]).validate_python(items)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors(include_url=False)[:50]:
+            loc = list(err["loc"])
+            index = loc.pop(0) if loc and isinstance(loc[0], int) else None
+            errors.append(
+                {
+                    "item": None if single else index,
+                    "field": ".".join(str(p) for p in loc) or None,
+                    "message": err["msg"],
+                }
+            )
+        first = errors[0]
+        where = f"item {first['item']}, " if first["item"] is not None else ""
+        raise InvalidInput(
+            f"{exc.error_count()} invalid value(s); first: {where}field {first['field']}: {first['message']}",
+            errors=errors,
+        ) from None
+
+
+class IngestResult(BaseModel):
+    accepted: int = Field(description="samples in the request")
+    stored: int = Field(description="samples newly committed")
+    duplicates: int = Field(description="samples already stored (same device, measurement, timestamp)")
+
+
+class Point(BaseModel):
+    ts: datetime
+    value: float
+    quality: QualityName
+
+
+class Bucket(BaseModel):
+    ts: datetime = Field(description="bucket start")
+    min: float
+    max: float
+    avg: float
+    last: float
+    count: int
+
+
+class SeriesOut(BaseModel):
+    device_id: str
+    measurement: str
+    unit: str
+    from_: datetime = Field(alias="from")
+    to: datetime
+    step_seconds: int | None
+    source: Literal["raw", "rollup_1m"]
+    truncated: bool = False
+    points: list[Point] | None = None
+    buckets: list[Bucket] | None = None
+
+    model_config = ConfigDict(populate_by_name=True)

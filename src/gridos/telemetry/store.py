@@ -1,0 +1,268 @@
+"""Physical storage of the time series, one implementation per backend behind the same functions.
+
+Both paths keep three things consistent in one transaction: the raw samples (idempotent on
+device, measurement, ts), the latest value per device and measurement, and the 1-minute rollups.
+Only rows actually inserted feed the rollups, so a retried batch never counts twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gridos.db.tables import latest_samples, rollups_1m, samples
+
+# (device_id, measurement, ts_us, value, quality, received_at_us)
+Row = tuple[str, str, int, float, int, int]
+
+MINUTE_US = 60_000_000
+DAY_US = 86_400 * 1_000_000
+INVALID = 2
+
+
+def to_us(dt: datetime) -> int:
+    """Exact integer microseconds (float timestamps would round)."""
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+class SampleStore:
+    """Writes and retention; one instance per engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self._partitions: set[date] = set()
+        self._partition_lock = threading.Lock()
+        # SQLite has one writer; serialising in-process avoids busy-timeouts under concurrent batches.
+        self._sqlite_write_lock = threading.Lock()
+
+    # -- writes ---------------------------------------------------------------------------------
+    def write(self, rows: Sequence[Row]) -> int:
+        """Commit rows; returns how many were new. Raises on any failure: nothing is half-written."""
+        if not rows:
+            return 0
+        if self.postgres:
+            self.ensure_partitions({_day(r[2]) for r in rows})
+            with self.engine.begin() as conn:
+                return _write_postgres(conn, rows)
+        with self._sqlite_write_lock, self.engine.begin() as conn:
+            return _write_generic(conn, rows)
+
+    # -- partitions and retention ---------------------------------------------------------------
+    def ensure_partitions(self, days: set[date]) -> None:
+        missing = days - self._partitions
+        if not missing:
+            return
+        with self._partition_lock, self.engine.begin() as conn:
+            # Two replicas creating the same partition would race on the catalog: serialise them.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727002)")
+            existing = set(_existing_partitions(conn))
+            for day in sorted(missing - existing):
+                start = _day_start_us(day)
+                conn.exec_driver_sql(
+                    f"CREATE TABLE IF NOT EXISTS {_partition_name(day)} PARTITION OF samples "
+                    f"FOR VALUES FROM ({start}) TO ({start + DAY_US})"
+                )
+            self._partitions |= existing | missing
+
+    def maintain(
+        self, now: datetime, retention_days: int, rollup_retention_days: int, ahead_days: int
+    ) -> dict:
+        """Create partitions for the retention window plus `ahead_days`, drop what fell out of it."""
+        today = now.astimezone(UTC).date()
+        cutoff_day = today - timedelta(days=retention_days)
+        dropped: list[str] = []
+        if self.postgres:
+            self.ensure_partitions(
+                {cutoff_day + timedelta(days=i) for i in range(retention_days + ahead_days + 1)}
+            )
+            with self._partition_lock, self.engine.begin() as conn:
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727002)")
+                for day in _existing_partitions(conn):
+                    if day < cutoff_day:
+                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_partition_name(day)}")
+                        self._partitions.discard(day)
+                        dropped.append(_partition_name(day))
+        else:
+            with self._sqlite_write_lock, self.engine.begin() as conn:
+                conn.execute(samples.delete().where(samples.c.ts < _day_start_us(cutoff_day)))
+        rollup_cutoff = _day_start_us(today - timedelta(days=rollup_retention_days))
+        with self.engine.begin() as conn:
+            conn.execute(rollups_1m.delete().where(rollups_1m.c.bucket < rollup_cutoff))
+        return {"dropped_partitions": dropped, "raw_cutoff": cutoff_day.isoformat()}
+
+    def partitions(self) -> list[date]:
+        if not self.postgres:
+            return []
+        with self.engine.connect() as conn:
+            return sorted(_existing_partitions(conn))
+
+
+def _day(ts_us: int) -> date:
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts_us)).date()
+
+
+def _day_start_us(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * DAY_US
+
+
+def _partition_name(day: date) -> str:
+    return f"samples_p{day:%Y%m%d}"
+
+
+def _existing_partitions(conn: Connection) -> list[date]:
+    names = conn.exec_driver_sql(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'"
+    ).scalars()
+    days = []
+    for name in names:
+        try:
+            days.append(datetime.strptime(name.removeprefix("samples_p"), "%Y%m%d").date())
+        except ValueError:
+            continue
+    return days
+
+
+_PG_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS gridos_stage (
+    device_id varchar(128), measurement varchar(64), ts bigint,
+    value double precision, quality smallint, received_at bigint
+) ON COMMIT DELETE ROWS
+"""
+
+_PG_MERGE = """
+WITH ins AS (
+    INSERT INTO samples (device_id, measurement, ts, value, quality, received_at)
+    SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage
+    ON CONFLICT DO NOTHING
+    RETURNING device_id, measurement, ts, value, quality, received_at
+), roll AS (
+    INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts)
+    SELECT device_id, measurement, ts - ts % 60000000, min(value), max(value), sum(value), count(*),
+           (array_agg(value ORDER BY ts DESC))[1], max(ts)
+    FROM ins WHERE quality < 2
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET
+        min = LEAST(r.min, EXCLUDED.min),
+        max = GREATEST(r.max, EXCLUDED.max),
+        sum = r.sum + EXCLUDED.sum,
+        count = r.count + EXCLUDED.count,
+        last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END,
+        last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
+), lat AS (
+    INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
+    SELECT DISTINCT ON (device_id, measurement) device_id, measurement, ts, value, quality, received_at
+    FROM ins ORDER BY device_id, measurement, ts DESC
+    ON CONFLICT (device_id, measurement) DO UPDATE SET
+        ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
+    WHERE EXCLUDED.ts >= l.ts
+)
+SELECT count(*) FROM ins
+"""
+
+
+def _write_postgres(conn: Connection, rows: Sequence[Row]) -> int:
+    """COPY into a per-connection staging table, then one statement merges it everywhere."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(_PG_STAGE)
+        with cur.copy(
+            "COPY gridos_stage (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+        cur.execute(_PG_MERGE)
+        (stored,) = cur.fetchone()
+    return int(stored)
+
+
+def _write_generic(conn: Connection, rows: Sequence[Row]) -> int:
+    stored: list[Row] = []
+    keys = ("device_id", "measurement", "ts", "value", "quality", "received_at")
+    # SQLite caps bound parameters per statement; 500 rows x 6 columns stays well inside it.
+    for start in range(0, len(rows), 500):
+        chunk = [dict(zip(keys, r, strict=True)) for r in rows[start : start + 500]]
+        stmt = sqlite_insert(samples).values(chunk).on_conflict_do_nothing().returning(*samples.c)
+        stored.extend(tuple(r) for r in conn.execute(stmt))
+    if not stored:
+        return 0
+    _merge_rollups_generic(conn, stored)
+    _merge_latest_generic(conn, stored)
+    return len(stored)
+
+
+def _merge_rollups_generic(conn: Connection, rows: list[Row]) -> None:
+    groups: dict[tuple[str, str, int], list[float]] = {}
+    for device_id, measurement, ts, value, quality, _ in rows:
+        if quality >= INVALID:
+            continue
+        key = (device_id, measurement, ts - ts % MINUTE_US)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [value, value, value, 1, value, ts]
+        else:
+            g[0] = min(g[0], value)
+            g[1] = max(g[1], value)
+            g[2] += value
+            g[3] += 1
+            if ts >= g[5]:
+                g[4], g[5] = value, ts
+    if not groups:
+        return
+    params = [
+        {
+            "d": k[0],
+            "m": k[1],
+            "b": k[2],
+            "mn": g[0],
+            "mx": g[1],
+            "s": g[2],
+            "c": int(g[3]),
+            "l": g[4],
+            "lt": int(g[5]),
+        }
+        for k, g in sorted(groups.items())
+    ]
+    conn.execute(
+        text(
+            "INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts) "
+            "VALUES (:d, :m, :b, :mn, :mx, :s, :c, :l, :lt) "
+            "ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET "
+            "min = min(r.min, excluded.min), max = max(r.max, excluded.max), sum = r.sum + excluded.sum, "
+            "count = r.count + excluded.count, "
+            "last = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last ELSE r.last END, "
+            "last_ts = max(r.last_ts, excluded.last_ts)"
+        ),
+        params,
+    )
+
+
+def _merge_latest_generic(conn: Connection, rows: list[Row]) -> None:
+    newest: dict[tuple[str, str], Row] = {}
+    for r in rows:
+        key = (r[0], r[1])
+        if key not in newest or r[2] >= newest[key][2]:
+            newest[key] = r
+    conn.execute(
+        text(
+            "INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at) "
+            "VALUES (:d, :m, :t, :v, :q, :r) "
+            "ON CONFLICT (device_id, measurement) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
+            "quality = excluded.quality, received_at = excluded.received_at WHERE excluded.ts >= l.ts"
+        ),
+        [{"d": r[0], "m": r[1], "t": r[2], "v": r[3], "q": r[4], "r": r[5]} for r in newest.values()],
+    )
+
+
+__all__ = ["Row", "SampleStore", "from_us", "latest_samples", "to_us"]

@@ -1,0 +1,99 @@
+"""HTTP routes of the time series."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from gridos.deps import telemetry
+from gridos.errors import InvalidInput
+from gridos.security import INGEST, READ, require
+from gridos.telemetry.schemas import IngestResult, SeriesOut
+from gridos.telemetry.service import TelemetryService
+
+router = APIRouter(prefix="/api/v1/scada", tags=["telemetry"])
+
+_SAMPLE_EXAMPLE = {"device_id": "test-device", "voltage": 230, "current": 10}
+
+
+@router.post(
+    "/data",
+    response_model=IngestResult,
+    dependencies=[Depends(require(INGEST))],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/SampleIn"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/SampleIn"}},
+                        ]
+                    },
+                    "example": _SAMPLE_EXAMPLE,
+                },
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+    summary="Ingest samples (one object, a JSON array, or NDJSON); 200 means committed",
+)
+async def post_samples(
+    request: Request, svc: Annotated[TelemetryService, Depends(telemetry)]
+) -> IngestResult:
+    body = await request.body()
+    content_type = request.headers.get("content-type", "application/json")
+    # Parsing a large batch is CPU work: keep it off the event loop along with the commit.
+    return await run_in_threadpool(svc.ingest, body, content_type, "http")
+
+
+_STEP = re.compile(r"^(\d+)(ms|s|m|h|d)?$")
+_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_step(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    m = _STEP.match(raw.strip())
+    if not m or m.group(2) == "ms":
+        raise InvalidInput(
+            f"step {raw!r} is not a whole number of seconds (e.g. 60, 30s, 5m, 1h)",
+            errors=[{"field": "step", "in": "query", "message": "invalid duration"}],
+        )
+    seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    if seconds <= 0:
+        raise InvalidInput("step must be positive", errors=[{"field": "step", "message": "must be > 0"}])
+    return seconds
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+@router.get(
+    "/data", response_model=SeriesOut, response_model_by_alias=True, dependencies=[Depends(require(READ))]
+)
+def get_samples(
+    svc: Annotated[TelemetryService, Depends(telemetry)],
+    device_id: Annotated[str, Query(min_length=1)],
+    measurement: str = "voltage",
+    from_: Annotated[datetime | None, Query(alias="from", description="RFC 3339; default to - 1 h")] = None,
+    to: Annotated[datetime | None, Query(description="RFC 3339; default now")] = None,
+    step: Annotated[str | None, Query(description="bucket width: 30s, 5m, 1h; none = raw points")] = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> Any:
+    end = _aware(to) or datetime.now(UTC)
+    start = _aware(from_) or end - timedelta(hours=1)
+    return svc.series(device_id, measurement, start, end, parse_step(step), limit)
+
+
+@router.get("/status", dependencies=[Depends(require(READ))])
+def grid_status(svc: Annotated[TelemetryService, Depends(telemetry)]) -> dict[str, Any]:
+    return svc.status()
