@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridos import __version__
+from gridos import __version__, alarms, ingest
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -88,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(telemetry_router)
     app.include_router(devices_router)
+    # Features that build on the core attach themselves here (routers, sample observers, hooks).
+    alarms.install(app)
+    ingest.install(app)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
