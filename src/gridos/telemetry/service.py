@@ -209,7 +209,7 @@ class TelemetryService:
                 sql = (
                     "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, r.last FROM ("
                     " SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx,"
-                    " sum(sum) AS sm, sum(count) AS cnt, max(last_ts) AS lts FROM rollups_1m"
+                    " sum(sum) AS sm, CAST(sum(count) AS BIGINT) AS cnt, max(last_ts) AS lts FROM rollups_1m"
                     " WHERE device_id = :d AND measurement = :m AND bucket >= :s AND bucket < :e"
                     " GROUP BY bucket - bucket % :step) b"
                     " JOIN rollups_1m r ON r.device_id = :d AND r.measurement = :m"
@@ -229,7 +229,7 @@ class TelemetryService:
                 )
             rows = conn.execute(text(sql), params | {"step": step_us}).all()
         out.buckets = [
-            Bucket(ts=from_us(r[0]), min=r[1], max=r[2], avg=r[3] / r[4], last=r[5], count=r[4]) for r in rows
+            Bucket(ts=from_us(r[0]), min=r[1], max=r[2], avg=r[3] / int(r[4]), last=r[5], count=int(r[4])) for r in rows
         ]
         return out
 

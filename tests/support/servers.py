@@ -1,0 +1,102 @@
+"""Real GridOS processes for tests: `python -m gridos serve` on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tests.support.postgres import free_port
+
+
+@dataclass
+class GridosServer:
+    url: str
+    port: int
+    admin_token: str
+    ingest_token: str
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 30.0) -> GridosServer:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gridos", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"gridos exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gridos did not become ready: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no flush. What a crash or an OOM kill looks like."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token or self.admin_token}"}, timeout=30
+        )
+
+    def __enter__(self) -> GridosServer:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType] | None) -> None:
+        self.stop()
+
+
+def start_gridos(tmp_path: Path, env: dict[str, str] | None = None, start: bool = True) -> GridosServer:
+    """Start GridOS with an admin and an ingest token. Without GRIDOS_DATABASE_URL in `env` it uses a
+    SQLite file in tmp_path. Use as a context manager, or call .stop()."""
+    port = free_port()
+    admin, ingest = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
+    full_env.update(
+        {
+            "GRIDOS_PORT": str(port),
+            "GRIDOS_HOST": "127.0.0.1",
+            "GRIDOS_API_TOKENS": f"admin:{admin},ingest:{ingest}",
+            "GRIDOS_DATABASE_URL": f"sqlite:///{tmp_path / 'gridos.db'}",
+            "GRIDOS_SHUTDOWN_GRACE_SECONDS": "5",
+        }
+    )
+    if env and env.get("GRIDOS_DATABASE_URL", "").startswith("postgresql"):
+        full_env["GRIDOS_AUTO_MIGRATE"] = "true"
+    full_env.update(env or {})
+    server = GridosServer(
+        url=f"http://127.0.0.1:{port}",
+        port=port,
+        admin_token=admin,
+        ingest_token=ingest,
+        env=full_env,
+        log_path=tmp_path / f"gridos-{port}.log",
+    )
+    return server.start() if start else server
