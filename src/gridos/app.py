@@ -79,12 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shutdown_hooks = []
 
     install_error_handlers(app)
-    app.add_middleware(
-        EdgeMiddleware,
-        metrics=metrics,
-        fault_error_rate=settings.fault_error_rate,
-        fault_latency_ms=settings.fault_latency_ms,
-    )
+    app.add_middleware(EdgeMiddleware, metrics=metrics)
     app.include_router(health_router)
     app.include_router(telemetry_router)
     app.include_router(devices_router)

@@ -9,7 +9,7 @@ import time
 import uuid
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -71,16 +71,33 @@ def install_error_handlers(app: FastAPI) -> None:
 _TITLES = {404: "Not found", 405: "Method not allowed", 413: "Payload too large", 401: "Unauthorized"}
 
 
+class InjectedFault(GridosError):
+    status = 500
+    title = "Injected fault"
+
+
+async def fault_injection(request: Request) -> None:
+    """GRIDOS_FAULT_ERROR_RATE / GRIDOS_FAULT_LATENCY_MS, off by default: a bad build on demand, so that
+    canary analysis can be proven to catch one. A dependency (not middleware) so the failed request still
+    carries its route template in the metrics."""
+    settings = request.app.state.settings
+    if settings.fault_latency_ms:
+        await asyncio.sleep(settings.fault_latency_ms / 1000.0)
+    if settings.fault_error_rate and random.random() < settings.fault_error_rate:
+        raise InjectedFault("GRIDOS_FAULT_ERROR_RATE is set")
+
+
+def api_router(prefix: str, tags: list[str]) -> APIRouter:
+    """Every /api/v1 router is made here, so fault injection reaches all API routes and no probe."""
+    return APIRouter(prefix=prefix, tags=list(tags), dependencies=[Depends(fault_injection)])
+
+
 class EdgeMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware) so it adds little to every request and never buffers streams."""
 
-    def __init__(
-        self, app: ASGIApp, metrics: Metrics, fault_error_rate: float, fault_latency_ms: float
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.fault_error_rate = fault_error_rate
-        self.fault_latency = fault_latency_ms / 1000.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,16 +119,6 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            if path.startswith("/api/") and (self.fault_error_rate or self.fault_latency):
-                if self.fault_latency:
-                    await asyncio.sleep(self.fault_latency)
-                if self.fault_error_rate and random.random() < self.fault_error_rate:
-                    # Route matching has not run yet: resolve the template so the metric label is right.
-                    scope["route"] = _match_route(scope)
-                    await problem(500, "Injected fault", "GRIDOS_FAULT_ERROR_RATE is set")(
-                        scope, receive, send_wrapper
-                    )
-                    return
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
@@ -131,14 +138,3 @@ class EdgeMiddleware:
                     },
                 )
             request_id_var.reset(token)
-
-
-def _match_route(scope: Scope) -> Any:
-    from starlette.routing import Match
-
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return route
-    return None

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import ValidationError
 
 from gridos.deps import registry, telemetry
 from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DeviceLatest, DevicePatch, DeviceType
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput
+from gridos.http import api_router
 from gridos.security import ADMIN, READ, require
 from gridos.telemetry.service import TelemetryService
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+router = api_router("/api/v1/devices", ["devices"])
 Registry = Annotated[DeviceRegistry, Depends(registry)]
 
 

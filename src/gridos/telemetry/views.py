@@ -6,16 +6,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from gridos.deps import telemetry
 from gridos.errors import InvalidInput
+from gridos.http import api_router
 from gridos.security import INGEST, READ, require
 from gridos.telemetry.schemas import IngestResult, SeriesOut
 from gridos.telemetry.service import TelemetryService
 
-router = APIRouter(prefix="/api/v1/scada", tags=["telemetry"])
+router = api_router("/api/v1/scada", ["telemetry"])
 
 _SAMPLE_EXAMPLE = {"device_id": "test-device", "voltage": 230, "current": 10}
 
