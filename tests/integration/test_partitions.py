@@ -1,0 +1,81 @@
+"""PostgreSQL storage layout: daily range partitions created ahead, retention drops whole partitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gridos.app import create_app
+from gridos.config import Settings
+from gridos.telemetry.store import SampleStore
+from tests.support.postgres import PostgresServer
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def store(postgres: PostgresServer):  # type: ignore[no-untyped-def]
+    name = postgres.create_database(template=postgres.template)  # type: ignore[attr-defined]
+    engine = create_engine(postgres.url(name))
+    yield SampleStore(engine)
+    engine.dispose()
+    postgres.drop_database(name)
+
+
+def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) -> None:
+    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    store.maintain(now, retention_days=3, rollup_retention_days=10, ahead_days=2)
+    days = store.partitions()
+    assert days == [date(2026, 11, 21) + timedelta(days=i) for i in range(6)]
+    day = lambda d: int(datetime(2026, 11, d, 6, tzinfo=UTC).timestamp() * 1e6)  # noqa: E731
+    stored = store.write(
+        [("a", "voltage", day(21), 1.0, 0, day(21)), ("a", "voltage", day(24), 2.0, 0, day(24))]
+    )
+    assert stored == 2
+    # A day later the oldest partition leaves the window: dropped whole, the rest untouched.
+    result = store.maintain(now + timedelta(days=1), retention_days=3, rollup_retention_days=10, ahead_days=2)
+    assert result["dropped_partitions"] == ["samples_p20261121"]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM samples")).scalar_one() == 1
+        # Rollups outlive raw data (their own retention).
+        assert conn.execute(text("SELECT count(*) FROM rollups_1m")).scalar_one() == 2
+
+
+def test_write_creates_a_missing_partition_on_demand(store: SampleStore) -> None:
+    ts = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1e6)
+    assert store.write([("a", "current", ts, 5.0, 0, ts)]) == 1
+    assert date(2026, 3, 1) in store.partitions()
+
+
+def test_query_plan_uses_primary_key_and_prunes_partitions(store: SampleStore) -> None:
+    store.maintain(datetime.now(UTC), retention_days=5, rollup_retention_days=10, ahead_days=1)
+    with store.engine.connect() as conn:
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    "EXPLAIN SELECT ts, value FROM samples WHERE device_id = 'x' AND measurement = 'voltage' "
+                    f"AND ts >= {int(datetime.now(UTC).timestamp() * 1e6) - 3_600_000_000} "
+                    f"AND ts < {int(datetime.now(UTC).timestamp() * 1e6)}"
+                )
+            ).scalars()
+        )
+    assert "Index" in plan
+    assert plan.count("samples_p") <= 2  # only today's (and maybe yesterday's) partition
+
+
+def test_ingest_rejects_samples_older_than_retention(make_settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    settings: Settings = make_settings(retention_days=2)
+    with TestClient(create_app(settings)) as c:
+        admin = {
+            "Authorization": f"Bearer {settings.api_tokens.get_secret_value().split(',')[0].split(':')[1]}"
+        }
+        c.put("/api/v1/devices/a", json={"type": "meter", "site": "s"}, headers=admin)
+        old = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+        r = c.post(
+            "/api/v1/scada/data", json={"device_id": "a", "voltage": 1, "timestamp": old}, headers=admin
+        )
+    assert r.status_code == 422 and "retention" in r.json()["detail"]
