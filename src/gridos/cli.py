@@ -47,6 +47,20 @@ def _run(settings: Settings, on_started: object = None) -> None:
     from gridos.observability.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    if settings.workers > 1 and on_started is None:
+        # Each worker process builds its own app from the same GRIDOS_* environment.
+        uvicorn.run(
+            "gridos.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        )
+        return
     application = create_app(settings)
     if on_started is not None:
         application.state.startup_hooks.append(on_started)

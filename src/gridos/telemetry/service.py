@@ -229,7 +229,8 @@ class TelemetryService:
                 )
             rows = conn.execute(text(sql), params | {"step": step_us}).all()
         out.buckets = [
-            Bucket(ts=from_us(r[0]), min=r[1], max=r[2], avg=r[3] / int(r[4]), last=r[5], count=int(r[4])) for r in rows
+            Bucket(ts=from_us(r[0]), min=r[1], max=r[2], avg=r[3] / int(r[4]), last=r[5], count=int(r[4]))
+            for r in rows
         ]
         return out
 
