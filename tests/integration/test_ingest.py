@@ -190,3 +190,32 @@ def test_malformed_json_is_400_family(client: TestClient) -> None:
     assert r.status_code == 422
     assert "not valid JSON" in r.json()["detail"]
     assert client.post("/api/v1/scada/data", json=[]).status_code == 422
+
+
+def test_partly_duplicate_batch_stores_only_new_samples(client: TestClient) -> None:
+    register(client)
+    first = [
+        {"device_id": "test-device", "timestamp": f"2026-11-24T10:00:{s:02d}Z", "voltage": 230 + s}
+        for s in range(0, 30)
+    ]
+    second = [
+        {"device_id": "test-device", "timestamp": f"2026-11-24T10:00:{s:02d}Z", "voltage": 230 + s}
+        for s in range(20, 60)
+    ]
+    assert client.post("/api/v1/scada/data", json=first).json()["stored"] == 30
+    assert client.post("/api/v1/scada/data", json=second).json() == {
+        "accepted": 40,
+        "stored": 30,
+        "duplicates": 10,
+    }
+    (bucket,) = client.get(
+        "/api/v1/scada/data",
+        params={
+            "device_id": "test-device",
+            "from": "2026-11-24T10:00:00Z",
+            "to": "2026-11-24T10:01:00Z",
+            "step": "1m",
+        },
+    ).json()["buckets"]
+    assert (bucket["count"], bucket["min"], bucket["max"], bucket["last"]) == (60, 230, 289, 289)
+    assert bucket["avg"] == sum(230 + s for s in range(60)) / 60

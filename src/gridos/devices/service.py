@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gridos.db.tables import devices, latest_samples
 from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DevicePatch
@@ -107,23 +109,23 @@ class DeviceRegistry:
         return missing - found
 
     def auto_register(self, ids: set[str]) -> None:
+        """Register unknown ids with defaults; safe when several replicas see the same new device."""
         now = datetime.now(UTC)
+        rows = [
+            {
+                "id": i,
+                "type": "meter",
+                "site": i.split("/", 1)[0] if "/" in i else "default",
+                "expected_interval_s": 10.0,
+                "tags": {"auto_registered": "true"},
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in sorted(ids)
+        ]
+        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
-            existing = set(conn.execute(select(devices.c.id).where(devices.c.id.in_(ids))).scalars())
-            new = [
-                {
-                    "id": i,
-                    "type": "meter",
-                    "site": i.split("/", 1)[0] if "/" in i else "default",
-                    "expected_interval_s": 10.0,
-                    "tags": {"auto_registered": "true"},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in sorted(ids - existing)
-            ]
-            if new:
-                conn.execute(insert(devices), new)
+            conn.execute(dialect_insert(devices).on_conflict_do_nothing(index_elements=["id"]), rows)
         self._remember(*ids)
 
     def _remember(self, *ids: str) -> None:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -137,54 +138,105 @@ _PG_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS gridos_stage (
     device_id varchar(128), measurement varchar(64), ts bigint,
     value double precision, quality smallint, received_at bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS gridos_rollup_stage (
+    device_id varchar(128), measurement varchar(64), bucket bigint, min double precision,
+    max double precision, sum double precision, count bigint, last double precision, last_ts bigint
 ) ON COMMIT DELETE ROWS
 """
 
-_PG_MERGE = """
-WITH ins AS (
-    INSERT INTO samples (device_id, measurement, ts, value, quality, received_at)
-    SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage
-    ON CONFLICT DO NOTHING
-    RETURNING device_id, measurement, ts, value, quality, received_at
-), roll AS (
-    INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts)
-    SELECT device_id, measurement, ts - ts % 60000000, min(value), max(value), sum(value), count(*),
-           (array_agg(value ORDER BY ts DESC))[1], max(ts)
-    FROM ins WHERE quality < 2
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET
-        min = LEAST(r.min, EXCLUDED.min),
-        max = GREATEST(r.max, EXCLUDED.max),
-        sum = r.sum + EXCLUDED.sum,
-        count = r.count + EXCLUDED.count,
-        last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END,
-        last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
-), lat AS (
-    INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
-    SELECT DISTINCT ON (device_id, measurement) device_id, measurement, ts, value, quality, received_at
-    FROM ins ORDER BY device_id, measurement, ts DESC
-    ON CONFLICT (device_id, measurement) DO UPDATE SET
-        ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
-    WHERE EXCLUDED.ts >= l.ts
-)
-SELECT count(*) FROM ins
+_COLUMNS = "device_id, measurement, ts, value, quality, received_at"
+
+_PG_DEDUP_INSERT = """
+INSERT INTO samples (device_id, measurement, ts, value, quality, received_at) SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage
+ON CONFLICT DO NOTHING RETURNING device_id, measurement, ts, value, quality, received_at
+"""
+
+_PG_MERGE_ROLLUPS = """
+INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts)
+SELECT * FROM gridos_rollup_stage ORDER BY device_id, measurement, bucket
+ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET
+    min = LEAST(r.min, EXCLUDED.min),
+    max = GREATEST(r.max, EXCLUDED.max),
+    sum = r.sum + EXCLUDED.sum,
+    count = r.count + EXCLUDED.count,
+    last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END,
+    last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
+"""
+
+_PG_MERGE_LATEST = """
+INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
+SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage ORDER BY device_id, measurement
+ON CONFLICT (device_id, measurement) DO UPDATE SET
+    ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
+WHERE EXCLUDED.ts >= l.ts
 """
 
 
 def _write_postgres(conn: Connection, rows: Sequence[Row]) -> int:
-    """COPY into a per-connection staging table, then one statement merges it everywhere."""
+    """Fast path: COPY straight into `samples`. Client retries are rare, so only when the COPY hits an
+    existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
+    ON CONFLICT DO NOTHING. Either way the rollups and latest values are then merged from exactly the
+    rows that were new, through one COPY and one upsert each."""
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
         cur.execute(_PG_STAGE)
-        with cur.copy(
-            "COPY gridos_stage (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(_PG_MERGE)
-        (stored,) = cur.fetchone()
-    return int(stored)
+        try:
+            with raw.transaction():
+                _copy(cur, f"COPY samples ({_COLUMNS}) FROM STDIN", rows)
+            new: Sequence[Row] = rows
+        except psycopg.errors.UniqueViolation:
+            _copy(cur, f"COPY gridos_stage ({_COLUMNS}) FROM STDIN", rows)
+            cur.execute(_PG_DEDUP_INSERT)
+            new = cur.fetchall()
+            cur.execute("TRUNCATE gridos_stage")
+        if not new:
+            return 0
+        _copy(cur, "COPY gridos_rollup_stage FROM STDIN", rollup_groups(new))
+        cur.execute(_PG_MERGE_ROLLUPS)
+        _copy(cur, f"COPY gridos_stage ({_COLUMNS}) FROM STDIN", newest_per_series(new))
+        cur.execute(_PG_MERGE_LATEST)
+    return len(new)
+
+
+def _copy(cur: psycopg.Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
+    with cur.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def rollup_groups(rows: Sequence[Row]) -> list[tuple[str, str, int, float, float, float, int, float, int]]:
+    """Rows -> 1-minute partial aggregates (min, max, sum, count, last, last_ts); invalid samples excluded
+    so that a bad reading never widens the envelope an operator sees."""
+    groups: dict[tuple[str, str, int], list] = {}
+    for device_id, measurement, ts, value, quality, _ in rows:
+        if quality >= INVALID:
+            continue
+        key = (device_id, measurement, ts - ts % MINUTE_US)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [value, value, value, 1, value, ts]
+        else:
+            if value < g[0]:
+                g[0] = value
+            if value > g[1]:
+                g[1] = value
+            g[2] += value
+            g[3] += 1
+            if ts >= g[5]:
+                g[4], g[5] = value, ts
+    return [(*k, *g) for k, g in sorted(groups.items())]
+
+
+def newest_per_series(rows: Sequence[Row]) -> list[Row]:
+    newest: dict[tuple[str, str], Row] = {}
+    for r in rows:
+        key = (r[0], r[1])
+        current = newest.get(key)
+        if current is None or r[2] >= current[2]:
+            newest[key] = r
+    return list(newest.values())
 
 
 def _write_generic(conn: Connection, rows: Sequence[Row]) -> int:
@@ -197,63 +249,20 @@ def _write_generic(conn: Connection, rows: Sequence[Row]) -> int:
         stored.extend(tuple(r) for r in conn.execute(stmt))
     if not stored:
         return 0
-    _merge_rollups_generic(conn, stored)
-    _merge_latest_generic(conn, stored)
-    return len(stored)
-
-
-def _merge_rollups_generic(conn: Connection, rows: list[Row]) -> None:
-    groups: dict[tuple[str, str, int], list[float]] = {}
-    for device_id, measurement, ts, value, quality, _ in rows:
-        if quality >= INVALID:
-            continue
-        key = (device_id, measurement, ts - ts % MINUTE_US)
-        g = groups.get(key)
-        if g is None:
-            groups[key] = [value, value, value, 1, value, ts]
-        else:
-            g[0] = min(g[0], value)
-            g[1] = max(g[1], value)
-            g[2] += value
-            g[3] += 1
-            if ts >= g[5]:
-                g[4], g[5] = value, ts
-    if not groups:
-        return
-    params = [
-        {
-            "d": k[0],
-            "m": k[1],
-            "b": k[2],
-            "mn": g[0],
-            "mx": g[1],
-            "s": g[2],
-            "c": int(g[3]),
-            "l": g[4],
-            "lt": int(g[5]),
-        }
-        for k, g in sorted(groups.items())
-    ]
-    conn.execute(
-        text(
-            "INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts) "
-            "VALUES (:d, :m, :b, :mn, :mx, :s, :c, :l, :lt) "
-            "ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET "
-            "min = min(r.min, excluded.min), max = max(r.max, excluded.max), sum = r.sum + excluded.sum, "
-            "count = r.count + excluded.count, "
-            "last = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last ELSE r.last END, "
-            "last_ts = max(r.last_ts, excluded.last_ts)"
-        ),
-        params,
-    )
-
-
-def _merge_latest_generic(conn: Connection, rows: list[Row]) -> None:
-    newest: dict[tuple[str, str], Row] = {}
-    for r in rows:
-        key = (r[0], r[1])
-        if key not in newest or r[2] >= newest[key][2]:
-            newest[key] = r
+    groups = rollup_groups(stored)
+    if groups:
+        conn.execute(
+            text(
+                "INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts) "
+                "VALUES (:d, :m, :b, :mn, :mx, :s, :c, :l, :lt) "
+                "ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET "
+                "min = min(r.min, excluded.min), max = max(r.max, excluded.max), sum = r.sum + excluded.sum, "
+                "count = r.count + excluded.count, "
+                "last = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last ELSE r.last END, "
+                "last_ts = max(r.last_ts, excluded.last_ts)"
+            ),
+            [dict(zip(("d", "m", "b", "mn", "mx", "s", "c", "l", "lt"), g, strict=True)) for g in groups],
+        )
     conn.execute(
         text(
             "INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at) "
@@ -261,8 +270,9 @@ def _merge_latest_generic(conn: Connection, rows: list[Row]) -> None:
             "ON CONFLICT (device_id, measurement) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
             "quality = excluded.quality, received_at = excluded.received_at WHERE excluded.ts >= l.ts"
         ),
-        [{"d": r[0], "m": r[1], "t": r[2], "v": r[3], "q": r[4], "r": r[5]} for r in newest.values()],
+        [dict(zip(("d", "m", "t", "v", "q", "r"), r, strict=True)) for r in newest_per_series(stored)],
     )
+    return len(stored)
 
 
 __all__ = ["Row", "SampleStore", "from_us", "latest_samples", "to_us"]
