@@ -17,7 +17,7 @@ from gridos.devices.schemas import DeviceLatest, LatestValue
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput, NotFound, PayloadTooLarge
 from gridos.observability.metrics import Metrics
-from gridos.telemetry.catalogue import Measurement, Quality, build_catalogue
+from gridos.telemetry.catalogue import RESERVED_FIELDS, Measurement, Quality, build_catalogue
 from gridos.telemetry.schemas import Bucket, IngestResult, Point, SeriesOut, build_sample_model, parse_samples
 from gridos.telemetry.store import MINUTE_US, Row, SampleStore, from_us, to_us
 
@@ -64,10 +64,21 @@ class TelemetryService:
         oldest = now - timedelta(days=self.settings.retention_days)
         rows: list[Row] = []
         errors: list[dict[str, Any]] = []
-        names = self._measurement_names
+        max_future_us, oldest_us = to_us(max_future), to_us(oldest)
+        reserved = RESERVED_FIELDS
+        qualities = {q.name: q.value for q in Quality}
+        ts_cache: dict[datetime, int] = {}
+        # Hot loop (thousands of items per batch): plain dict access, timestamps converted once each.
         for index, item in enumerate(items):
-            ts = item.timestamp or now
-            if ts > max_future:
+            fields = item.__dict__
+            ts = fields["timestamp"]
+            if ts is None:
+                ts_us = now_us
+            else:
+                ts_us = ts_cache.get(ts)  # type: ignore[assignment]
+                if ts_us is None:
+                    ts_us = ts_cache[ts] = to_us(ts)
+            if ts_us > max_future_us:
                 errors.append(
                     {
                         "item": index,
@@ -77,7 +88,7 @@ class TelemetryService:
                     }
                 )
                 continue
-            if ts < oldest:
+            if ts_us < oldest_us:
                 errors.append(
                     {
                         "item": index,
@@ -86,13 +97,12 @@ class TelemetryService:
                     }
                 )
                 continue
-            ts_us = to_us(ts)
-            quality = Quality[item.quality].value
+            quality = qualities[fields["quality"]]
+            device_id = fields["device_id"]
             before = len(rows)
-            for name in names:
-                value = getattr(item, name)
-                if value is not None:
-                    rows.append((item.device_id, name, ts_us, float(value), quality, now_us))
+            for name, value in fields.items():
+                if value is not None and name not in reserved:
+                    rows.append((device_id, name, ts_us, float(value), quality, now_us))
             if len(rows) == before:
                 errors.append({"item": index, "field": None, "message": "carries no measurement"})
         if errors:
