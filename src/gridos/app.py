@@ -26,6 +26,7 @@ from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
+from gridos.web.views import router as web_router
 
 log = logging.getLogger("gridos.app")
 GAUGE_REFRESH_SECONDS = 10.0
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(telemetry_router)
     app.include_router(devices_router)
+    app.include_router(web_router)
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
     alarms.install(app)
     ingest.install(app)

@@ -1,0 +1,1 @@
+"""The operator pages: a single static page that reads the same API as everyone else."""
