@@ -40,17 +40,28 @@ def make_batches(total: int, batch: int, start: datetime) -> list[list[dict]]:
         items = []
         for i in range(b, min(n_items, b + items_per_batch)):
             ts = (start + timedelta(seconds=i // DEVICES)).isoformat()
-            items.append({"device_id": f"site-{i % DEVICES // 50}/dev-{i % DEVICES}", "timestamp": ts,
-                          "voltage": 11000 + i % 97, "current": 400 + i % 13, "power_factor": 0.95,
-                          "frequency": 50.0 + (i % 7) / 1000, "active_power": 7000.0 + i % 31})
+            items.append(
+                {
+                    "device_id": f"site-{i % DEVICES // 50}/dev-{i % DEVICES}",
+                    "timestamp": ts,
+                    "voltage": 11000 + i % 97,
+                    "current": 400 + i % 13,
+                    "power_factor": 0.95,
+                    "frequency": 50.0 + (i % 7) / 1000,
+                    "active_power": 7000.0 + i % 31,
+                }
+            )
         batches.append(items)
     return batches
 
 
 def run_api(url: str, token: str, bodies: list[bytes], clients: int) -> float:
     def worker(chunk: list[bytes]) -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}",
-                                                 "Content-Type": "application/json"}, timeout=120) as c:
+        with httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=120,
+        ) as c:
             for body in chunk:
                 r = c.post("/api/v1/scada/data", content=body)
                 r.raise_for_status()
@@ -66,17 +77,23 @@ def run_api(url: str, token: str, bodies: list[bytes], clients: int) -> float:
 def run_copy(dsn: str, batches: list[list[dict]], clients: int) -> float:
     received = to_us(datetime.now(UTC))
     row_batches = [
-        [(it["device_id"], m, to_us(datetime.fromisoformat(it["timestamp"])), float(it[m]), 0, received)
-         for it in items for m in MEASUREMENTS]
+        [
+            (it["device_id"], m, to_us(datetime.fromisoformat(it["timestamp"])), float(it[m]), 0, received)
+            for it in items
+            for m in MEASUREMENTS
+        ]
         for items in batches
     ]
 
     def worker(chunk: list[list[tuple]]) -> None:
         with psycopg.connect(dsn) as conn:
             for rows in chunk:
-                with conn.cursor() as cur, cur.copy(
-                    "COPY samples (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
-                ) as copy:
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(
+                        "COPY samples (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
+                    ) as copy,
+                ):
                     for row in rows:
                         copy.write_row(row)
                 conn.commit()
@@ -111,11 +128,16 @@ def main() -> None:
             engine = create_engine(pg.url(db))
             SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
             engine.dispose()
-        server = start_gridos(workdir("ingest"), {"GRIDOS_DATABASE_URL": pg.url(api_db),
-                                                  "GRIDOS_UNKNOWN_DEVICE": "auto_register",
-                                                  "GRIDOS_WORKERS": str(args.workers),
-                                                  "GRIDOS_LOG_LEVEL": "WARNING",
-                                                  "GRIDOS_DB_POOL_SIZE": str(args.clients)})
+        server = start_gridos(
+            workdir("ingest"),
+            {
+                "GRIDOS_DATABASE_URL": pg.url(api_db),
+                "GRIDOS_UNKNOWN_DEVICE": "auto_register",
+                "GRIDOS_WORKERS": str(args.workers),
+                "GRIDOS_LOG_LEVEL": "WARNING",
+                "GRIDOS_DB_POOL_SIZE": str(args.clients),
+            },
+        )
         try:
             # Warm-up: registers the devices and the connections.
             run_api(server.url, server.ingest_token, [orjson.dumps(b[:50]) for b in batches[:4]], 2)
@@ -127,9 +149,14 @@ def main() -> None:
             stored = c.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
     api_rate, copy_rate = total / api_s, total / copy_s
     result = {
-        "samples": total, "batch_samples": args.batch, "clients": args.clients, "gridos_workers": args.workers,
-        "api_samples_per_s": round(api_rate), "copy_samples_per_s": round(copy_rate),
-        "ratio_api_to_copy": round(api_rate / copy_rate, 3), "api_rows_stored": stored,
+        "samples": total,
+        "batch_samples": args.batch,
+        "clients": args.clients,
+        "gridos_workers": args.workers,
+        "api_samples_per_s": round(api_rate),
+        "copy_samples_per_s": round(copy_rate),
+        "ratio_api_to_copy": round(api_rate / copy_rate, 3),
+        "api_rows_stored": stored,
         "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))

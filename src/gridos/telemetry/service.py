@@ -22,6 +22,8 @@ from gridos.telemetry.schemas import Bucket, IngestResult, Point, SeriesOut, bui
 from gridos.telemetry.store import MINUTE_US, Row, SampleStore, from_us, to_us
 
 QUALITY_NAMES = {q.value: q.name for q in Quality}
+# Above this range, bucketed queries are answered from the 1-minute rollups.
+ROLLUP_RANGE_US = 2 * 3600 * 1_000_000
 
 
 @dataclass(slots=True)
@@ -182,6 +184,10 @@ class TelemetryService:
             )
         self.registry.get(device_id)
         s_us, e_us = to_us(start), to_us(end)
+        if step_seconds and step_seconds > 60 and step_seconds % 60 and e_us - s_us > ROLLUP_RANGE_US:
+            # A long range never scans raw samples: the step is a resolution hint, rounded to whole
+            # minutes so the rollups can answer; the response says which step was used.
+            step_seconds = round(step_seconds / 60) * 60
         params = {"d": device_id, "m": measurement, "s": s_us, "e": e_us}
         out = SeriesOut(
             device_id=device_id,
