@@ -162,7 +162,9 @@ def assess_metric(result: MetricResult, terminating: bool) -> Phase:
         result.message = f"failed ({result.failed}) > failureLimit ({metric.failure_limit})"
         return Phase.failed
     if result.inconclusive > metric.inconclusive_limit:
-        result.message = f"inconclusive ({result.inconclusive}) > inconclusiveLimit ({metric.inconclusive_limit})"
+        result.message = (
+            f"inconclusive ({result.inconclusive}) > inconclusiveLimit ({metric.inconclusive_limit})"
+        )
         return Phase.inconclusive
     if result.consecutive_error > metric.consecutive_error_limit:
         result.message = (

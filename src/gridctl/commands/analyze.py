@@ -79,7 +79,9 @@ def analyze(
         raise _fail(str(exc)) from None
     endless = [m.name for m in metrics if m.effective_count is None and not m.dry_run]
     if endless and timeout is None:
-        raise _fail(f"metric {endless[0]!r} has an interval and no count: it runs until stopped; pass --timeout")
+        raise _fail(
+            f"metric {endless[0]!r} has an interval and no count: it runs until stopped; pass --timeout"
+        )
 
     def report(result: MetricResult, m: Measurement) -> None:
         if output == "text":
@@ -134,7 +136,10 @@ def analyze(
             print(f"metric {r.metric.name}{dry}: {r.phase.value} {r.message}".rstrip())
         print(f"AnalysisRun: {phase.value}{f' ({run.message})' if run.message else ''}")
     if phase is not Phase.successful:
-        print(f"gridctl analyze: analysis {phase.value}: {run.message or 'see the metrics above'}", file=sys.stderr)
+        print(
+            f"gridctl analyze: analysis {phase.value}: {run.message or 'see the metrics above'}",
+            file=sys.stderr,
+        )
     raise typer.Exit(EXIT_CODES.get(phase, 4))
 
 
