@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -61,6 +62,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             exc.status_code, _TITLES.get(exc.status_code, "Error"), str(exc.detail), request.url.path
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A dependency failure: nothing was acknowledged, the client should retry later.
+        if not exc.connection_invalidated and not isinstance(exc, OperationalError):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable", extra={"path": request.url.path, "error": str(exc.orig)[:200]})
+        response = problem(
+            503, "Service unavailable", "the database is unavailable; retry later", request.url.path
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

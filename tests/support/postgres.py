@@ -43,6 +43,8 @@ class PostgresServer:
     datadir: Path
     bin: Path
     as_user: list[str]
+    opts: str = ""
+    log: Path | None = None
 
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -59,6 +61,24 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def start(self) -> None:
+        subprocess.run(
+            [
+                *self.as_user,
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                self.opts,
+                "-l",
+                str(self.log),
+                "-w",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
         subprocess.run(
@@ -103,23 +123,8 @@ def running_postgres(fsync: bool = False) -> Iterator[PostgresServer]:
     opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if not fsync:
         opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run(
-        [
-            *as_user,
-            str(binary / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            opts,
-            "-l",
-            str(root / "log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = PostgresServer(port, datadir, binary, as_user)
+    server = PostgresServer(port, datadir, binary, as_user, opts, root / "log")
+    server.start()
     deadline = time.monotonic() + 30
     while True:
         try:
