@@ -112,8 +112,8 @@ def main() -> None:
         )
         try:
             results = [
-                measure(server.url, server.admin_token, args.devices, end, step, args.requests)
-                for step in ("2m", "90s")
+                measure(server.url, server.admin_token, args.devices, end, window, step, args.requests)
+                for window, step in ((24, "86s"), (24, "2m"), (1, "5s"))
             ]
         finally:
             server.stop()
