@@ -2,13 +2,15 @@
 # Feature areas add their own targets in mk/*.mk and register them in CHECK_TARGETS.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV ?= uv
+# `python3 -m uv` works right after `pip install uv`, before any shell or pyenv shim knows the command.
+UV ?= python3 -m uv
 PY := .venv/bin/python
 CHECK_TARGETS :=
+BENCH_TARGETS := bench-ingest bench-query
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help deps system-deps venv demo serve test test-fast lint check bench
+.PHONY: help deps system-deps venv demo serve test pytest lint check bench bench-ingest bench-query
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
@@ -16,7 +18,7 @@ system-deps: ## apt packages the tests need (PostgreSQL, Prometheus, Alertmanage
 	@bash scripts/install-system-deps.sh
 
 venv: ## Python environment from the lock file (uv.lock)
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet 'uv==0.13.9'
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
 	@$(UV) sync --frozen --quiet
 
 deps: system-deps venv
@@ -27,7 +29,10 @@ demo: venv ## run GridOS on http://127.0.0.1:8000 with embedded SQLite and a sim
 serve: venv ## run GridOS (configuration from GRIDOS_* environment variables)
 	@$(UV) run --frozen gridos serve
 
-test: deps ## the whole test suite (SQLite and a real PostgreSQL, plus platform checks)
+test: deps check ## everything: static checks, then the test suite (SQLite and a real PostgreSQL)
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+pytest: venv ## only the pytest suite (PYTEST_ARGS="-k ..." to select)
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff and mypy
@@ -37,5 +42,10 @@ lint: venv ## ruff and mypy
 
 check: lint $(CHECK_TARGETS) ## every static check: lint plus the platform checks of mk/*.mk
 
-bench: deps ## benchmarks (results go to docs/benchmarks.md by hand, with the command)
-	@$(UV) run --frozen python -m benchmarks.run $(BENCH_ARGS)
+bench: $(BENCH_TARGETS) ## every benchmark (results are recorded in docs/benchmarks.md with their command)
+
+bench-ingest: deps ## REST ingest vs raw COPY into PostgreSQL
+	@$(UV) run --frozen python -m benchmarks.ingest $(BENCH_ARGS)
+
+bench-query: deps ## 24 h history of one device over a 10M-sample store
+	@$(UV) run --frozen python -m benchmarks.query $(BENCH_ARGS)

