@@ -118,5 +118,7 @@ def test_long_range_rounds_step_to_minutes_and_reads_rollups(client: TestClient)
     r = query(client, **{"from": T0.isoformat(), "to": (T0 + timedelta(hours=3)).isoformat(), "step": "90s"})
     assert (r["source"], r["step_seconds"]) == ("rollup_1m", 120)
     assert sum(b["count"] for b in r["buckets"]) == 599  # every valid sample, once
-    short = query(client, **{"from": T0.isoformat(), "to": (T0 + timedelta(hours=1)).isoformat(), "step": "90s"})
+    short = query(
+        client, **{"from": T0.isoformat(), "to": (T0 + timedelta(hours=1)).isoformat(), "step": "90s"}
+    )
     assert (short["source"], short["step_seconds"]) == ("raw", 90)
