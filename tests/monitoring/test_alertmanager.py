@@ -1,0 +1,80 @@
+"""Inhibition, which amtool cannot test: a real Alertmanager (Debian package) receives a page and tickets."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.postgres import free_port
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "alertmanager" / "alertmanager.yml"
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+pytestmark = pytest.mark.skipif(BINARY is None, reason="Alertmanager is not installed (make system-deps)")
+
+
+def alert(name: str, severity: str, namespace: str, slo: str | None = None) -> dict[str, object]:
+    labels = {"alertname": name, "severity": severity, "namespace": namespace}
+    if slo:
+        labels["slo"] = slo
+    return {"labels": labels, "annotations": {"summary": name}}
+
+
+def test_slo_page_inhibits_its_ticket_only(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in ("smtp-password", "pagerduty-routing-key", "slack-webhook-url"):
+        (secrets / name).write_text("http://127.0.0.1:1/unused\n")
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(CONFIG.read_text().replace("/etc/alertmanager/secrets", str(secrets)))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            str(BINARY),
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "am.log").open("wb"),
+    )
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        alerts = [
+            alert("GridOSAvailabilityBurnRateCritical", "page", "gridos", "availability"),
+            alert("GridOSAvailabilityBurnRateTicket", "ticket", "gridos", "availability"),
+            alert("GridOSLatencyBurnRateTicket", "ticket", "gridos", "latency"),
+            alert("GridOSAvailabilityBurnRateTicket", "ticket", "staging", "availability"),
+            alert("GridOSAlarmFlood", "ticket", "gridos"),
+        ]
+        httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
+        state: dict[tuple[str, str], list[str]] = {}
+        for _ in range(50):
+            got = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
+            state = {
+                (a["labels"]["alertname"], a["labels"]["namespace"]): a["status"]["inhibitedBy"] for a in got
+            }
+            if len(state) == len(alerts) and state[("GridOSAvailabilityBurnRateTicket", "gridos")]:
+                break
+            time.sleep(0.1)
+        assert state[("GridOSAvailabilityBurnRateTicket", "gridos")]  # same SLO, same namespace: inhibited
+        assert not state[("GridOSLatencyBurnRateTicket", "gridos")]  # other SLO
+        assert not state[("GridOSAvailabilityBurnRateTicket", "staging")]  # other namespace
+        assert not state[("GridOSAlarmFlood", "gridos")]  # not an SLO alert
+        assert not state[("GridOSAvailabilityBurnRateCritical", "gridos")]
+    finally:
+        proc.terminate()
+        proc.wait(10)
