@@ -26,12 +26,14 @@ def alert(name: str, severity: str, namespace: str, slo: str | None = None) -> d
 
 
 def test_slo_page_inhibits_its_ticket_only(tmp_path: Path) -> None:
-    secrets = tmp_path / "secrets"
-    secrets.mkdir()
+    secrets = tmp_path / "secrets" / "gridos-alert-receivers"
+    secrets.mkdir(parents=True)
     for name in ("smtp-password", "pagerduty-routing-key", "slack-webhook-url"):
         (secrets / name).write_text("http://127.0.0.1:1/unused\n")
     config = tmp_path / "alertmanager.yml"
-    config.write_text(CONFIG.read_text().replace("/etc/alertmanager/secrets", str(secrets)))
+    config.write_text(
+        CONFIG.read_text().replace("/etc/alertmanager/secrets/gridos-alert-receivers", str(secrets))
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
