@@ -25,6 +25,7 @@ from gridos.health.service import HealthChecker
 from gridos.health.views import router as health_router
 from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.observability.metrics import Metrics
+from gridos.observability.tracing import setup_tracing
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
 from gridos.web.views import router as web_router
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
     alarms.install(app)
     ingest.install(app)
+
+    setup_tracing(app, settings)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics() -> Response:
