@@ -124,7 +124,8 @@ def demo(
         f"\nGridOS {__version__} demo on {url}\n"
         f"  admin token: {admin_token}\n"
         f"  try: curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/scada/status\n"
-        f"  API docs: {url}/docs   operator view: {url}/\n\n"
+        f"  operator view: {url}/#token={admin_token}\n"
+        f"  API docs: {url}/docs\n\n"
     )
     _run(settings, start_simulator)
 
