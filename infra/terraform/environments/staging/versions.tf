@@ -1,0 +1,18 @@
+terraform {
+  required_version = "~> 1.9.8"
+
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 4.42.0"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6.3"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.12.1"
+    }
+  }
+}

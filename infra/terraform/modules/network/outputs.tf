@@ -1,0 +1,44 @@
+output "vnet_id" {
+  description = "ID of the virtual network."
+  value       = azurerm_virtual_network.this.id
+}
+
+output "vnet_name" {
+  description = "Name of the virtual network."
+  value       = azurerm_virtual_network.this.name
+}
+
+output "subnet_ids" {
+  description = "Subnet IDs by role: aks_nodes, ingress, appgateway, postgresql, private_endpoints."
+  value = {
+    aks_nodes         = azurerm_subnet.aks_nodes.id
+    ingress           = azurerm_subnet.ingress.id
+    appgateway        = azurerm_subnet.appgateway.id
+    postgresql        = azurerm_subnet.postgresql.id
+    private_endpoints = azurerm_subnet.private_endpoints.id
+  }
+  # The NSGs must be attached before anything is placed in the subnets.
+  depends_on = [
+    azurerm_subnet_network_security_group_association.aks_nodes,
+    azurerm_subnet_network_security_group_association.ingress,
+    azurerm_subnet_network_security_group_association.appgateway,
+    azurerm_subnet_network_security_group_association.postgresql,
+    azurerm_subnet_network_security_group_association.private_endpoints,
+  ]
+}
+
+output "ingress_subnet_name" {
+  description = "Name of the subnet of the ingress-nginx internal load balancer (its service annotation azure-load-balancer-internal-subnet)."
+  value       = azurerm_subnet.ingress.name
+}
+
+output "ingress_private_ip" {
+  description = "Static private IP of the ingress-nginx internal load balancer; Application Gateway forwards to it."
+  value       = cidrhost(var.subnet_cidrs.ingress, var.ingress_private_ip_offset)
+}
+
+output "private_dns_zone_ids" {
+  description = "Private DNS zone IDs by service: keyvault, acr, postgresql (each linked to the virtual network)."
+  value       = { for key, zone in azurerm_private_dns_zone.this : key => zone.id }
+  depends_on  = [azurerm_private_dns_zone_virtual_network_link.this]
+}
