@@ -1,9 +1,91 @@
-"""GridOS alarms (placeholder until its feature lands)."""
+"""GridOS alarms: ISA-18.2 lifecycle, limits from rules or nominal ratings, audit, notifications.
+
+`install(app)` builds the AlarmService on app.state.alarms, registers it as an observer of committed
+samples, adds the routes, and starts the background loops on start-up (see docs/alarms.md).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from gridos.alarms.config import AlarmSettings
+from gridos.alarms.outbox import OutboxWorker
+from gridos.alarms.rules import load_rules_file
+from gridos.alarms.service import AlarmService
+
+log = logging.getLogger("gridos.alarms")
+
+__all__ = ["AlarmService", "AlarmSettings", "install"]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService:
     """Attach this feature to the app: routers, observers of committed samples, start/stop hooks."""
+    from gridos.alarms.views import router, rules_router
+
+    settings = settings or AlarmSettings()
+    telemetry = app.state.telemetry
+    service = AlarmService(settings, app.state.engine, app.state.metrics, telemetry.catalogue)
+    app.state.alarms = service
+    app.state.alarm_settings = settings
+    telemetry.observers.append(service.observe)
+    app.include_router(router)
+    app.include_router(rules_router)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def loop(name: str, seconds: float, fn: Callable[[], object]) -> threading.Thread:
+        def run() -> None:
+            while not stop.wait(seconds):
+                try:
+                    fn()
+                except Exception:
+                    log.exception("alarm background task failed", extra={"task": name})
+
+        return threading.Thread(target=run, name=f"alarms-{name}", daemon=True)
+
+    async def start(app: FastAPI) -> None:
+        service.broadcaster.bind(asyncio.get_running_loop())
+        await run_in_threadpool(service.load)
+        if settings.rules_file is not None:
+            rules = load_rules_file(settings.rules_file, set(telemetry.catalogue))
+            counts = await run_in_threadpool(service.load_rules, rules, f"file:{settings.rules_file.name}")
+            log.info("alarm rules loaded", extra={"file": str(settings.rules_file), **counts})
+        threads[:] = [
+            loop("sync", settings.sync_seconds, service.sync),
+            loop("supervise", settings.supervise_seconds, _supervise(service)),
+            loop("comm", settings.comm_check_seconds, service.check_staleness),
+            loop("devices", settings.device_refresh_seconds, service.reload_devices),
+        ]
+        if service.sinks:
+            worker = OutboxWorker(settings, app.state.engine, app.state.metrics, service.outbox_wakeup)
+            threads.append(
+                threading.Thread(target=worker.run, args=(stop,), name="alarms-outbox", daemon=True)
+            )
+        for thread in threads:
+            thread.start()
+
+    async def shutdown(app: FastAPI) -> None:
+        stop.set()
+        service.outbox_wakeup.set()
+        service.broadcaster.close()
+        for thread in threads:
+            await run_in_threadpool(thread.join, 10)
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(shutdown)
+    return service
+
+
+def _supervise(service: AlarmService) -> Callable[[], None]:
+    def run() -> None:
+        service.supervise()
+        service.flood_status()
+        service.refresh_gauges()
+
+    return run

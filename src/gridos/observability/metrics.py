@@ -112,6 +112,16 @@ class Metrics:
             registry=r,
         )
         self.alarm_flood = Gauge("gridos_alarm_flood", "1 while an alarm flood is in progress", registry=r)
+        self.alarm_chattering = Gauge("gridos_alarm_chattering", "Alarms flagged as chattering", registry=r)
+        self.alarm_outbox_pending = Gauge(
+            "gridos_alarm_outbox_pending", "Alarm notifications not yet delivered to a sink", registry=r
+        )
+        self.alarm_notifications = Counter(
+            "gridos_alarm_notifications", "Webhook delivery attempts by result", ["result"], registry=r
+        )
+        self.alarm_errors = Counter(
+            "gridos_alarm_evaluation_errors", "Alarm evaluations that failed on the ingest path", registry=r
+        )
         self.connector_up = Gauge(
             "gridos_connector_up", "1 when a field connector is connected", ["protocol"], registry=r
         )
@@ -122,5 +132,23 @@ class Metrics:
             "gridos_connector_errors",
             "Connector errors (malformed messages, failed polls)",
             ["protocol"],
+            registry=r,
+        )
+        self.connector_dead_letters = Counter(
+            "gridos_connector_dead_letters",
+            "Malformed messages republished to the dead-letter topic",
+            ["protocol"],
+            registry=r,
+        )
+        self.connector_polls = Counter(
+            "gridos_connector_polls",
+            "Device polls by result (ok, failed)",
+            ["protocol", "result"],
+            registry=r,
+        )
+        self.connector_devices = Gauge(
+            "gridos_connector_devices",
+            "Polled field devices by communication state (ok, failed)",
+            ["protocol", "state"],
             registry=r,
         )

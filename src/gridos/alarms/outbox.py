@@ -1,0 +1,204 @@
+"""Webhook notifications through a persisted outbox.
+
+Transitions are written to `alarm_outbox` in the same transaction as the transition itself, one row per
+sink, so a slow or dead sink can neither block ingest nor lose a transition. A worker thread per
+replica claims due rows with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL, so replicas share the work
+without double delivery while they are alive), POSTs them in id order per sink, and on failure retries
+with exponential backoff (capped, never giving up). A crash after a POST and before recording it
+re-delivers once the lease expires: delivery is at least once; the event id makes it idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Engine, text
+
+from gridos.alarms.config import AlarmSettings
+from gridos.alarms.model import US
+from gridos.observability.metrics import Metrics
+
+log = logging.getLogger("gridos.alarms.outbox")
+LEASE_US = 60 * US
+BATCH = 100
+FIRING = {"active_unacked", "active_acked"}
+
+
+def payload_for(fmt: str, event: dict[str, Any], external_url: str = "") -> str:
+    if fmt == "alertmanager":
+        return orjson.dumps(alertmanager_alerts(event, external_url)).decode()
+    return orjson.dumps({"version": 1, "kind": "alarm_transition", "transition": event}).decode()
+
+
+def alertmanager_alerts(event: dict[str, Any], external_url: str = "") -> list[dict[str, Any]]:
+    """Alertmanager API v2 (POST /api/v2/alerts) alerts. An alarm fires while it annunciates (active,
+    acknowledged or not); any other state resolves it (endsAt = the transition time). Alertmanager
+    resolves a firing alert that is not re-sent by its endsAt: firing alerts carry endsAt 24 h ahead."""
+    alarm = event.get("alarm") or {}
+    at = event["at"]
+    firing = event["to_state"] in FIRING
+    ends = (
+        (datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(hours=24)).astimezone(UTC).isoformat()
+        if firing
+        else at
+    )
+    summary = f"{event['device_id']} {event['measurement']} {event['condition']} ({event['priority']})"
+    alert: dict[str, Any] = {
+        "labels": {
+            "alertname": "GridOSAlarm",
+            "alarm_id": str(event["alarm_id"]),
+            "device_id": event["device_id"],
+            "site": event["site"],
+            "measurement": event["measurement"],
+            "condition": event["condition"],
+            "priority": event["priority"],
+            "severity": event["priority"],
+        },
+        "annotations": {
+            "summary": summary,
+            "state": event["to_state"],
+            "action": event["action"],
+            "value": "" if event.get("value") is None else f"{event['value']:g}",
+            "limit": "" if event.get("limit") is None else f"{event['limit']:g}",
+            "description": alarm.get("message") or event.get("comment") or summary,
+        },
+        "startsAt": alarm.get("activated_at") or at,
+        "endsAt": ends,
+    }
+    if external_url:
+        alert["generatorURL"] = f"{external_url.rstrip('/')}/api/v1/alarms/{event['alarm_id']}"
+    return [alert]
+
+
+_CLAIM = """
+UPDATE alarm_outbox SET lease_until_us = :lease
+WHERE id IN (
+    SELECT id FROM alarm_outbox
+    WHERE delivered_us IS NULL AND next_attempt_us <= :now
+      AND (lease_until_us IS NULL OR lease_until_us < :now)
+    ORDER BY id LIMIT :n{lock}
+)
+RETURNING id, sink, format, payload, attempts
+"""
+
+
+class OutboxWorker:
+    def __init__(
+        self, settings: AlarmSettings, engine: Engine, metrics: Metrics, wakeup: threading.Event
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.wakeup = wakeup
+        self.postgres = engine.dialect.name == "postgresql"
+        self.client = httpx.Client(timeout=settings.webhook_timeout_seconds)
+        self._claim = text(_CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if self.postgres else ""))
+
+    def backoff_us(self, attempts: int) -> int:
+        """Delay before attempt `attempts + 1`: initial x 2^(attempts-1), capped, +/-10% jitter."""
+        base = min(
+            self.settings.retry_max_seconds, self.settings.retry_initial_seconds * 2 ** max(0, attempts - 1)
+        )
+        return round(base * random.uniform(0.9, 1.1) * US)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                delivered = self.deliver_due()
+            except Exception:
+                log.exception("outbox delivery failed")
+                delivered = 0
+            if delivered >= BATCH:
+                continue
+            self.wakeup.wait(self.settings.outbox_poll_seconds)
+            self.wakeup.clear()
+        self.client.close()
+
+    def deliver_due(self) -> int:
+        now = _now_us()
+        with self.engine.begin() as conn:
+            rows = conn.execute(self._claim, {"lease": now + LEASE_US, "now": now, "n": BATCH}).all()
+        by_sink: dict[str, list[Any]] = {}
+        for row in sorted(rows, key=lambda r: r.id):
+            by_sink.setdefault(row.sink, []).append(row)
+        delivered = 0
+        for sink, items in by_sink.items():
+            for index, row in enumerate(items):
+                error = self._post(sink, row.payload)
+                if error is None:
+                    delivered += 1
+                    self.metrics.alarm_notifications.labels(result="delivered").inc()
+                    self._finish(row.id, delivered=True)
+                    continue
+                self.metrics.alarm_notifications.labels(result="failed").inc()
+                attempts = row.attempts + 1
+                log.warning(
+                    "webhook delivery failed; will retry",
+                    extra={"sink": _redact(sink), "attempts": attempts, "error": error[:200]},
+                )
+                self._finish(row.id, delivered=False, attempts=attempts, error=error)
+                # Keep the order per sink: the rest waits for this one.
+                self._release([r.id for r in items[index + 1 :]], _now_us() + self.backoff_us(attempts))
+                break
+        return delivered
+
+    def _post(self, sink: str, payload: str) -> str | None:
+        try:
+            r = self.client.post(sink, content=payload, headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if 200 <= r.status_code < 300:
+            return None
+        return f"HTTP {r.status_code}: {r.text[:200]}"
+
+    def _finish(self, row_id: int, delivered: bool, attempts: int = 0, error: str | None = None) -> None:
+        now = _now_us()
+        with self.engine.begin() as conn:
+            if delivered:
+                conn.execute(
+                    text(
+                        "UPDATE alarm_outbox SET delivered_us = :now, attempts = attempts + 1, "
+                        "lease_until_us = NULL WHERE id = :id"
+                    ),
+                    {"now": now, "id": row_id},
+                )
+            else:
+                conn.execute(
+                    text(
+                        "UPDATE alarm_outbox SET attempts = :a, next_attempt_us = :next, last_error = :e, "
+                        "lease_until_us = NULL WHERE id = :id"
+                    ),
+                    {"a": attempts, "next": now + self.backoff_us(attempts), "e": error, "id": row_id},
+                )
+
+    def _release(self, ids: list[int], next_us: int) -> None:
+        if not ids:
+            return
+        with self.engine.begin() as conn:
+            for row_id in ids:
+                conn.execute(
+                    text(
+                        "UPDATE alarm_outbox SET lease_until_us = NULL, "
+                        "next_attempt_us = CASE WHEN next_attempt_us > :n THEN next_attempt_us ELSE :n END "
+                        "WHERE id = :id"
+                    ),
+                    {"n": next_us, "id": row_id},
+                )
+
+
+def _redact(url: str) -> str:
+    """Never log credentials or query strings of a sink URL."""
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(userinfo=b"", query=None))
+
+
+def _now_us() -> int:
+    import time
+
+    return time.time_ns() // 1000

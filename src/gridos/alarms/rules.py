@@ -1,0 +1,193 @@
+"""Alarm rules: their API shape, the defaults derived from nominal ratings, and the YAML file format.
+
+Where a (device, measurement) has no configured rule, the limits come from the device's ratings
+(`default_specs`); the source of each figure is in `DEFAULT_SOURCES` and docs/alarms.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+
+from gridos.alarms.model import US, Condition, LimitSpec, Priority
+from gridos.telemetry.schemas import DeviceId
+
+LimitName = Literal["hh", "h", "l", "ll"]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class LimitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Finite
+    priority: Priority
+    deadband: NonNegative = Field(default=0.0, description="hysteresis: clears only this far inside")
+
+
+class RuleFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limits: dict[LimitName, LimitIn] = Field(description="any of hh, h, l, ll")
+    on_delay_s: NonNegative = Field(default=0.0, description="limit must be exceeded this long to alarm")
+    off_delay_s: NonNegative = Field(default=0.0, description="must be back this long to clear")
+    realarm_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="re-annunciate an acknowledged alarm still active after this long"
+    )
+    latching: bool = Field(default=False, description="stay in alarm after return until acknowledged")
+    enabled: bool = Field(default=True, description="false: no alarms at all for this series")
+    description: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RuleFields:
+        if self.enabled and not self.limits:
+            raise ValueError("an enabled rule needs at least one limit (hh, h, l or ll)")
+        order = [name for name in ("hh", "h", "l", "ll") if name in self.limits]
+        values = [self.limits[name].value for name in order]
+        if any(a <= b for a, b in itertools.pairwise(values)):
+            raise ValueError(
+                f"limits must be strictly ordered hh > h > l > ll; got {dict(zip(order, values, strict=True))}"
+            )
+        return self
+
+
+class RuleCreate(RuleFields):
+    device_id: DeviceId
+    measurement: str = Field(min_length=1, max_length=64)
+
+
+class Rule(RuleCreate):
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    source: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
+class ChangeComment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+def rule_specs(rule: RuleFields) -> tuple[LimitSpec, ...]:
+    if not rule.enabled:
+        return ()
+    return tuple(
+        LimitSpec(
+            condition=Condition(name),
+            value=limit.value,
+            priority=limit.priority,
+            deadband=limit.deadband,
+            on_delay_us=round(rule.on_delay_s * US),
+            off_delay_us=round(rule.off_delay_s * US),
+            realarm_us=round(rule.realarm_s * US) if rule.realarm_s else None,
+            latching=rule.latching,
+            source="rule",
+        )
+        for name, limit in rule.limits.items()
+    )
+
+
+# -- defaults from nominal ratings ----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: str
+    type: str
+    site: str
+    nominal_voltage: float | None = None
+    rated_current: float | None = None
+    nominal_frequency: float | None = None
+    expected_interval_s: float = 10.0
+
+
+DEFAULT_SOURCES = {
+    "voltage": "ANSI C84.1 Range A (+/-5% of nominal) for h/l; EN 50160 (+/-10%) for hh/ll",
+    "frequency": "EN 50160: 50 Hz +/-1% for 99.5% of a year (hh/ll); +/-0.5% as the early warning (h/l)",
+    "power_factor": "0.90: the usual utility power-factor penalty threshold (l)",
+    "current": "100% (h) and 120% (hh) of the device's rated current",
+    "temperature": "IEC 60076-7 transformer top-oil: 105 degC normal cyclic (h), 115 degC emergency (hh)",
+}
+
+
+def _spec(cond: Condition, value: float, priority: Priority, deadband: float, source: str) -> LimitSpec:
+    return LimitSpec(cond, value, priority, deadband=deadband, source=f"default: {source}")
+
+
+def default_specs(device: DeviceInfo, measurement: str) -> tuple[LimitSpec, ...]:
+    """Limits derived from the device's ratings; empty when the rating needed is unknown.
+    Breaker state changes are events, not alarms: breaker_closed has no default."""
+    c = Condition
+    if measurement == "voltage" and device.nominal_voltage:
+        n, src = device.nominal_voltage, DEFAULT_SOURCES["voltage"]
+        db = 0.01 * n
+        return (
+            _spec(c.hh, 1.10 * n, Priority.high, db, src),
+            _spec(c.h, 1.05 * n, Priority.medium, db, src),
+            _spec(c.l, 0.95 * n, Priority.medium, db, src),
+            _spec(c.ll, 0.90 * n, Priority.high, db, src),
+        )
+    if measurement == "frequency" and device.nominal_frequency:
+        n, src = device.nominal_frequency, DEFAULT_SOURCES["frequency"]
+        db = 0.001 * n
+        return (
+            _spec(c.hh, 1.01 * n, Priority.critical, db, src),
+            _spec(c.h, 1.005 * n, Priority.medium, db, src),
+            _spec(c.l, 0.995 * n, Priority.medium, db, src),
+            _spec(c.ll, 0.99 * n, Priority.critical, db, src),
+        )
+    if measurement == "power_factor" and device.type in ("feeder", "meter", "generator"):
+        return (_spec(c.l, 0.90, Priority.low, 0.01, DEFAULT_SOURCES["power_factor"]),)
+    if measurement == "current" and device.rated_current:
+        n, src = device.rated_current, DEFAULT_SOURCES["current"]
+        db = 0.02 * n
+        return (_spec(c.hh, 1.20 * n, Priority.high, db, src), _spec(c.h, 1.00 * n, Priority.medium, db, src))
+    if measurement == "temperature" and device.type == "transformer":
+        src = DEFAULT_SOURCES["temperature"]
+        return (_spec(c.hh, 115.0, Priority.critical, 2.0, src), _spec(c.h, 105.0, Priority.high, 2.0, src))
+    return ()
+
+
+# -- YAML -----------------------------------------------------------------------------------------
+class RulesFileError(ValueError):
+    pass
+
+
+def load_rules_file(path: Path, known_measurements: set[str]) -> list[RuleCreate]:
+    """Parse and validate a rules file; raises RulesFileError naming the file, rule and field."""
+    try:
+        data: Any = YAML(typ="safe").load(path.read_text())
+    except FileNotFoundError:
+        raise RulesFileError(f"{path}: alarm rules file not found") from None
+    except Exception as exc:  # ruamel's parser errors have no common public base
+        raise RulesFileError(f"{path}: not valid YAML: {exc}") from None
+    items = data.get("rules") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise RulesFileError(f"{path}: expected a mapping with a 'rules' list")
+    rules: list[RuleCreate] = []
+    seen: set[tuple[str, str]] = set()
+    for index, item in enumerate(items):
+        try:
+            rule = RuleCreate.model_validate(item)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "rule"
+            raise RulesFileError(f"{path}: rules[{index}].{where}: {err['msg']}") from None
+        if rule.measurement not in known_measurements:
+            raise RulesFileError(
+                f"{path}: rules[{index}].measurement: unknown measurement {rule.measurement!r}"
+            )
+        key = (rule.device_id, rule.measurement)
+        if key in seen:
+            raise RulesFileError(f"{path}: rules[{index}]: a second rule for {key[0]} {key[1]}")
+        seen.add(key)
+        rules.append(rule)
+    return rules

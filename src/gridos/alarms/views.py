@@ -1,0 +1,235 @@
+"""HTTP routes of alarms (/api/v1/alarms) and alarm rules (/api/v1/alarm-rules)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridos.alarms.model import US, Priority, ShelveKind, State
+from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
+from gridos.alarms.service import AlarmService
+from gridos.config import Role
+from gridos.http import api_router
+from gridos.security import ADMIN, OPERATE, READ, require
+
+router = api_router("/api/v1/alarms", ["alarms"])
+rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
+KEEPALIVE_SECONDS = 15.0
+
+
+def alarms_service(request: Request) -> AlarmService:
+    return request.app.state.alarms
+
+
+Svc = Annotated[AlarmService, Depends(alarms_service)]
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(default=None, max_length=1000, description="why (kept in the audit trail)")
+    user: str | None = Field(
+        default=None, max_length=100, description="who, recorded with the token's role (role:user)"
+    )
+
+
+class ShelveIn(ActionIn):
+    kind: ShelveKind = ShelveKind.timed
+    duration_s: float | None = Field(
+        default=None, gt=0, description="timed: required; one-shot: optional cap (default: the maximum)"
+    )
+
+
+def _actor(role: Role, body: ActionIn | None) -> str:
+    return f"{role.value}:{body.user}" if body is not None and body.user else role.value
+
+
+def _us(dt: datetime | None) -> int | None:
+    if dt is None:
+        return None
+    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+    return round(dt.timestamp() * US)
+
+
+@router.get("", dependencies=[Depends(require(READ))])
+def list_alarms(
+    svc: Svc,
+    site: str | None = None,
+    device_id: str | None = None,
+    priority: Priority | None = None,
+    state: State | None = Query(default=None, description="default: every state but normal"),
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Alarms not in normal state, by priority (critical first) then most recent activation first."""
+    return svc.list_active(site, device_id, priority, state, limit, offset)
+
+
+@router.get("/history", dependencies=[Depends(require(READ))])
+def alarm_history(
+    svc: Svc,
+    alarm_id: int | None = None,
+    device_id: str | None = None,
+    site: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    before_id: Annotated[int | None, Query(description="page: next_before_id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> dict[str, Any]:
+    """Every transition, newest first: who, when, why (the audit trail of the lifecycle)."""
+    return svc.history(alarm_id, device_id, site, _us(from_), _us(to), before_id, limit)
+
+
+@router.get("/flood", dependencies=[Depends(require(READ))])
+def flood(svc: Svc) -> dict[str, Any]:
+    return svc.flood_status()
+
+
+def _sse(message: dict[str, Any]) -> bytes:
+    data = orjson.dumps(message["data"])
+    head = f"id: {message['data']['id']}\n" if message["event"] == "transition" else ""
+    return f"{head}event: {message['event']}\n".encode() + b"data: " + data + b"\n\n"
+
+
+@router.get("/stream", dependencies=[Depends(require(READ))])
+async def stream(
+    svc: Svc, last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
+) -> StreamingResponse:
+    """Server-Sent Events: `transition` (with `id:`, resumable with Last-Event-ID), `flood`, and
+    `overflow` when this client fell behind and should reload the list."""
+    queue = svc.broadcaster.subscribe()
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 3000\n: connected\n\n"
+            last = after
+            if after is not None:
+                for event in await run_in_threadpool(svc.events_after, after):
+                    last = event["id"]
+                    yield _sse({"event": "transition", "data": event})
+            while True:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if message is None:
+                    return
+                if message["event"] == "transition" and last is not None and message["data"]["id"] <= last:
+                    continue
+                yield _sse(message)
+        finally:
+            svc.broadcaster.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/{alarm_id}", dependencies=[Depends(require(READ))])
+def get_alarm(alarm_id: int, svc: Svc) -> dict[str, Any]:
+    return svc.get(alarm_id)
+
+
+@router.post("/{alarm_id}/ack")
+def ack(
+    alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))], body: ActionIn | None = None
+) -> dict[str, Any]:
+    return svc.ack(alarm_id, _actor(role, body), body.comment if body else None)
+
+
+@router.post("/{alarm_id}/shelve")
+def shelve(
+    alarm_id: int, body: ShelveIn, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))]
+) -> dict[str, Any]:
+    return svc.shelve(alarm_id, body.kind, body.duration_s, _actor(role, body), body.comment)
+
+
+@router.post("/{alarm_id}/unshelve")
+def unshelve(
+    alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))], body: ActionIn | None = None
+) -> dict[str, Any]:
+    return svc.unshelve(alarm_id, _actor(role, body), body.comment if body else None)
+
+
+def _admin_action(name: str, call: Any) -> None:
+    def route(
+        alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(ADMIN))], body: ActionIn | None = None
+    ) -> dict[str, Any]:
+        return call(svc, alarm_id, _actor(role, body), body.comment if body else None)
+
+    route.__name__ = name.replace("-", "_")
+    router.post(f"/{{alarm_id}}/{name}", summary=f"{name} (admin)")(route)
+
+
+_admin_action("suppress", lambda s, i, a, c: s.set_suppressed(i, True, a, c))
+_admin_action("unsuppress", lambda s, i, a, c: s.set_suppressed(i, False, a, c))
+_admin_action("remove-from-service", lambda s, i, a, c: s.set_out_of_service(i, True, a, c))
+_admin_action("return-to-service", lambda s, i, a, c: s.set_out_of_service(i, False, a, c))
+
+
+# -- rules ----------------------------------------------------------------------------------------
+@rules_router.get("", response_model=list[Rule], dependencies=[Depends(require(READ))])
+def list_rules(svc: Svc, device_id: str | None = None, measurement: str | None = None) -> list[Rule]:
+    return svc.list_rules(device_id, measurement)
+
+
+@rules_router.post("", status_code=201, response_model=Rule)
+def create_rule(
+    spec: RuleCreate, svc: Svc, response: Response, role: Annotated[Role, Depends(require(ADMIN))]
+) -> Rule:
+    rule = svc.create_rule(spec, role.value)
+    response.headers["Location"] = f"/api/v1/alarm-rules/{rule.id}"
+    return rule
+
+
+@rules_router.get("/audit", dependencies=[Depends(require(READ))])
+def rules_audit(
+    svc: Svc, rule_id: int | None = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 500
+) -> dict[str, Any]:
+    """Every rule change (create, update, delete; API or rules file): who, when, before and after."""
+    return {"items": svc.rule_audit(rule_id, limit)}
+
+
+@rules_router.get("/effective/{device_id:path}", dependencies=[Depends(require(READ))])
+def effective(device_id: str, svc: Svc) -> dict[str, Any]:
+    """The limits in force for a device: configured rules, else defaults from its ratings (with source)."""
+    return svc.effective(device_id)
+
+
+@rules_router.get("/{rule_id}", response_model=Rule, dependencies=[Depends(require(READ))])
+def get_rule(rule_id: int, svc: Svc) -> Rule:
+    return svc.get_rule(rule_id)
+
+
+@rules_router.put("/{rule_id}", response_model=Rule)
+def put_rule(
+    rule_id: int,
+    spec: RuleFields,
+    svc: Svc,
+    role: Annotated[Role, Depends(require(ADMIN))],
+    comment: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Rule:
+    return svc.update_rule(rule_id, spec, role.value, comment)
+
+
+@rules_router.delete("/{rule_id}", status_code=204)
+def delete_rule(
+    rule_id: int,
+    svc: Svc,
+    role: Annotated[Role, Depends(require(ADMIN))],
+    body: ChangeComment | None = None,
+) -> Response:
+    svc.delete_rule(rule_id, role.value, body.comment if body else None)
+    return Response(status_code=204)
