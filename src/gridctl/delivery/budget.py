@@ -8,6 +8,7 @@ rules (a test, a fresh cluster) gives the same answer.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -79,14 +80,16 @@ def error_budget(
     total = _scalar(provider, prometheus, f"sum(increase(http_requests_total{{{labels}}}[{rng}]))")
     if total is None or total <= 0:
         raise NoTraffic(f"no API requests in the last {window} at {prometheus}: the error budget is unknown")
-    errors = _scalar(
-        provider, prometheus, f'sum(increase(http_requests_total{{{labels}, status=~"5.."}}[{rng}]))'
-    )
-    errors = errors or 0.0
+    # One query for the ratio, so that numerator and denominator are evaluated at the same instant.
+    errors_q = f'sum(increase(http_requests_total{{{labels}, status=~"5.."}}[{rng}]))'
+    all_q = f"sum(increase(http_requests_total{{{labels}}}[{rng}]))"
+    ratio = _scalar(provider, prometheus, f"({errors_q} or vector(0)) / {all_q}")
+    if ratio is None or math.isnan(ratio):
+        raise NoTraffic(f"no API requests in the last {window} at {prometheus}: the error budget is unknown")
+    errors = ratio * total
     allowed = 1 - slo / 100
     window_minutes = seconds / 60
     budget = allowed * window_minutes
-    ratio = errors / total
     consumed = ratio * window_minutes
     return ErrorBudget(
         slo=slo,
