@@ -1,0 +1,1 @@
+"""Offline validation of the rendered Kubernetes and Argo CD manifests (`gridctl validate`)."""
