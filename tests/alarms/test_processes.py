@@ -51,7 +51,7 @@ def alarms(server: GridosServer, **params: Any) -> list[dict[str, Any]]:
     with server.client() as c:
         r = c.get("/api/v1/alarms", params=params)
         r.raise_for_status()
-        return r.json()["items"]  # type: ignore[no-any-return]
+        return r.json()["items"]
 
 
 def history(server: GridosServer) -> list[dict[str, Any]]:

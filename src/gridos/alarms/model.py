@@ -235,7 +235,7 @@ def activate(
     rec.value, rec.limit = value, limit
     if priority is not None:
         rec.priority = priority
-    _note_activation(rec, sample_ts_us if sample_ts_us is not None else now_us, chatter)
+    _note_activation(rec, now_us, chatter)
     if rec.overlaid:
         # Tracked, not annunciated: the alarm comes back on unshelve / unsuppress / return to service.
         return []
