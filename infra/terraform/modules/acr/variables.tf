@@ -19,11 +19,11 @@ variable "resource_group_name" {
 
 variable "sku" {
   type        = string
-  description = "Registry SKU. Premium (required in prod) brings private endpoints, zone redundancy, geo-replication and content trust."
+  description = "Registry SKU: Standard or Premium. Premium (required in prod) brings private endpoints, zone redundancy, geo-replication and content trust."
   default     = "Premium"
   validation {
-    condition     = contains(["Basic", "Standard", "Premium"], var.sku)
-    error_message = "sku must be Basic, Standard or Premium."
+    condition     = contains(["Standard", "Premium"], var.sku)
+    error_message = "sku must be Standard or Premium (Basic has no vulnerability scanning integration and too little throughput)."
   }
 }
 

@@ -19,6 +19,7 @@ resource "random_password" "administrator" {
 }
 
 resource "azurerm_postgresql_flexible_server" "this" {
+  #checkov:skip=CKV2_AZURE_57:Private access is VNet integration (delegated subnet, private DNS zone, public_network_access_enabled = false); Azure offers private endpoints only to servers created with public access, so both cannot be combined (ADR 0022).
   #checkov:skip=CKV_AZURE_136:Geo-redundant backup is a per-environment variable: on in prod, off in dev and staging where a regional outage may lose the restore window.
   name                          = "psql-${var.name}"
   location                      = var.location
