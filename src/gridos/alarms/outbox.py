@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 
 from gridos.alarms.config import AlarmSettings
 from gridos.alarms.model import US
+from gridos.alarms.service import lock_key
 from gridos.observability.metrics import Metrics
 
 log = logging.getLogger("gridos.alarms.outbox")
@@ -76,15 +77,17 @@ def alertmanager_alerts(event: dict[str, Any], external_url: str = "") -> list[d
     return [alert]
 
 
+_HEADS = "SELECT sink, min(id) FROM alarm_outbox WHERE delivered_us IS NULL GROUP BY sink ORDER BY sink"
+# A sink is busy while another worker holds a lease on it, or while its oldest pending row waits for
+# its retry: later rows never overtake it, so each sink sees transitions in order.
+_BUSY = """
+SELECT 1 FROM alarm_outbox WHERE sink = :sink AND delivered_us IS NULL
+AND (lease_until_us >= :now OR (id = :head AND next_attempt_us > :now)) LIMIT 1
+"""
 _CLAIM = """
-UPDATE alarm_outbox SET lease_until_us = :lease
-WHERE id IN (
-    SELECT id FROM alarm_outbox
-    WHERE delivered_us IS NULL AND next_attempt_us <= :now
-      AND (lease_until_us IS NULL OR lease_until_us < :now)
-    ORDER BY id LIMIT :n{lock}
-)
-RETURNING id, sink, format, payload, attempts
+UPDATE alarm_outbox SET lease_until_us = :lease WHERE id IN (
+    SELECT id FROM alarm_outbox WHERE sink = :sink AND delivered_us IS NULL ORDER BY id LIMIT :n
+) RETURNING id, sink, format, payload, attempts
 """
 
 
@@ -98,7 +101,6 @@ class OutboxWorker:
         self.wakeup = wakeup
         self.postgres = engine.dialect.name == "postgresql"
         self.client = httpx.Client(timeout=settings.webhook_timeout_seconds)
-        self._claim = text(_CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if self.postgres else ""))
 
     def backoff_us(self, attempts: int) -> int:
         """Delay before attempt `attempts + 1`: initial x 2^(attempts-1), capped, +/-10% jitter."""
@@ -122,8 +124,7 @@ class OutboxWorker:
 
     def deliver_due(self) -> int:
         now = _now_us()
-        with self.engine.begin() as conn:
-            rows = conn.execute(self._claim, {"lease": now + LEASE_US, "now": now, "n": BATCH}).all()
+        rows = self.claim(now)
         by_sink: dict[str, list[Any]] = {}
         for row in sorted(rows, key=lambda r: r.id):
             by_sink.setdefault(row.sink, []).append(row)
@@ -143,10 +144,29 @@ class OutboxWorker:
                     extra={"sink": _redact(sink), "attempts": attempts, "error": error[:200]},
                 )
                 self._finish(row.id, delivered=False, attempts=attempts, error=error)
-                # Keep the order per sink: the rest waits for this one.
-                self._release([r.id for r in items[index + 1 :]], _now_us() + self.backoff_us(attempts))
+                # Keep the order per sink: the rest waits behind this one.
+                self._release([r.id for r in items[index + 1 :]])
                 break
         return delivered
+
+    def claim(self, now: int) -> list[Any]:
+        """Lease the next rows of every sink that is not busy. On PostgreSQL an advisory lock per sink
+        makes the check-and-lease atomic across replicas."""
+        claimed: list[Any] = []
+        with self.engine.begin() as conn:
+            if not self.postgres:
+                # Take SQLite's write lock first, so the reads below cannot go stale.
+                conn.execute(text("DELETE FROM alarm_outbox WHERE id = -1"))
+            for sink, head in conn.execute(text(_HEADS)).all():
+                if self.postgres:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("outbox", sink)})
+                params = {"sink": sink, "now": now, "head": head}
+                if conn.execute(text(_BUSY), params).first() is not None:
+                    continue
+                claimed += conn.execute(
+                    text(_CLAIM), {"sink": sink, "lease": now + LEASE_US, "n": BATCH}
+                ).all()
+        return claimed
 
     def _post(self, sink: str, payload: str) -> str | None:
         try:
@@ -177,19 +197,13 @@ class OutboxWorker:
                     {"a": attempts, "next": now + self.backoff_us(attempts), "e": error, "id": row_id},
                 )
 
-    def _release(self, ids: list[int], next_us: int) -> None:
+    def _release(self, ids: list[int]) -> None:
         if not ids:
             return
         with self.engine.begin() as conn:
-            for row_id in ids:
-                conn.execute(
-                    text(
-                        "UPDATE alarm_outbox SET lease_until_us = NULL, "
-                        "next_attempt_us = CASE WHEN next_attempt_us > :n THEN next_attempt_us ELSE :n END "
-                        "WHERE id = :id"
-                    ),
-                    {"n": next_us, "id": row_id},
-                )
+            conn.execute(
+                text("UPDATE alarm_outbox SET lease_until_us = NULL WHERE id = :id"), [{"id": i} for i in ids]
+            )
 
 
 def _redact(url: str) -> str:
