@@ -230,3 +230,21 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     result = gridctl("rollback", "--env", "dev", "--repo", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip() == f"gridctl rollback: {tmp_path}: not a git repository"
+
+
+def test_promote_defaults_to_the_previous_stage_and_strict_show_catches_drift(repo: Path) -> None:
+    _deploy_and_verify(repo, "dev", "seed")
+    result = _ok("promote", "--to", "staging", "--no-commit", repo=repo)
+    assert result["source_environment"] == "dev" and result["commit"] is None
+    assert git(repo, "status", "--porcelain", "--untracked-files=all").split() == [
+        "M",
+        "deploy/k8s/overlays/staging/kustomization.yaml",
+        "??",
+        "deploy/promotions/staging.yaml",
+    ]
+    # Empty ledgers (prod) never count as drift; a ledger that disagrees with its overlay does.
+    assert gridctl("ledger", "show", "--strict", cwd=repo).returncode == 0
+    _ok("image", "set", "--env", "dev", "--image", image("hotfix"), repo=repo)
+    drift = gridctl("ledger", "show", "--strict", cwd=repo)
+    assert drift.returncode == 1
+    assert drift.stderr.strip() == "gridctl ledger show: overlay and ledger disagree for dev"

@@ -27,8 +27,9 @@ from gridctl.delivery.image import (
     set_overlay_image,
 )
 from gridctl.delivery.ledger import PromotionLedger, ledger_path
+from gridctl.delivery.notify import Deployment, notify_slack
 from gridctl.delivery.probes import DEFAULT_DELAY, DEFAULT_TRIES, HealthMonitor, SmokeTest
-from gridctl.delivery.promote import ChangeResult, deploy, promote, rollback, verify
+from gridctl.delivery.promote import PROMOTION_SOURCE, ChangeResult, deploy, promote, rollback, verify
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -96,6 +97,9 @@ def image_set(
 def ledger_show(
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="repeatable; default all")] = None,
     repo: Repo = Path("."),
+    strict: Annotated[
+        bool, typer.Option("--strict", help="exit 1 when an overlay disagrees with its non-empty ledger")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Which image runs where, from Git alone, and whether each overlay agrees with its ledger."""
@@ -129,6 +133,9 @@ def ledger_show(
         drift = "" if item["in_sync"] else f"  DRIFT: overlay has {item['overlay_image']}"
         lines.append(f"{e:8} {cur['image']}  {cur['action']} {cur['deployed_at']}  {state}{drift}")
     _emit(report, as_json, "\n".join(lines))
+    drifted = [e for e, item in report.items() if item["current"] is not None and not item["in_sync"]]
+    if strict and drifted:
+        _die("ledger show", f"overlay and ledger disagree for {', '.join(drifted)}")
 
 
 @ledger_app.command("verify")
@@ -173,8 +180,11 @@ def deploy_command(
 
 
 def promote_command(
-    source: Annotated[str, typer.Option("--from", help="dev or staging: where the image was verified")],
     target: Annotated[str, typer.Option("--to", help="staging or prod")],
+    source: Annotated[
+        str | None,
+        typer.Option("--from", help="where the image was verified (default: the stage before --to)"),
+    ] = None,
     digest: Annotated[
         str | None,
         typer.Option(help="the digest to promote (default: what --from runs); must be verified there"),
@@ -189,7 +199,13 @@ def promote_command(
     workflow opens the pull request). Refuses an image that was never verified in --from."""
     try:
         result = promote(
-            repo.resolve(), source, target, digest=digest, branch=branch, commit=commit, name=name
+            repo.resolve(),
+            source or PROMOTION_SOURCE.get(target, "dev"),
+            target,
+            digest=digest,
+            branch=branch,
+            commit=commit,
+            name=name,
         )
     except DeliveryError as exc:
         _die("promote", str(exc))
@@ -309,6 +325,32 @@ def budget_command(
         _die("budget", f"{result.remaining_ratio:.1%} of the error budget left, below {min_remaining:.1%}")
 
 
+def notify_command(
+    status: Annotated[str, typer.Option(help="success, failure or cancelled (a job status)")],
+    environment: Annotated[str, typer.Option("--env", "-e", help="the environment deployed")],
+    image: Annotated[str, typer.Option(help="the image reference deployed")] = "",
+    commit: Annotated[str, typer.Option(help="the source commit")] = "",
+    duration: Annotated[float, typer.Option(help="seconds the deployment took")] = 0.0,
+    action: Annotated[str, typer.Option(help="deploy, promote, verify or rollback")] = "deploy",
+    run_url: Annotated[str, typer.Option(help="link to the workflow run")] = "",
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SLACK_WEBHOOK_URL", help="Slack incoming webhook (env SLACK_WEBHOOK_URL); unset: skip"
+        ),
+    ] = None,
+) -> None:
+    """Post a deployment notification to Slack; skipped cleanly (exit 0) when no webhook is configured."""
+    if status not in ("success", "failure", "cancelled"):
+        _die("notify", f"--status {status!r}: expected success, failure or cancelled", EXIT_USAGE)
+    deployment = Deployment(status, environment, image, commit, duration, action, run_url)
+    try:
+        sent = notify_slack(webhook, deployment)
+    except DeliveryError as exc:
+        _die("notify", str(exc))
+    print("notification sent to Slack" if sent else "no Slack webhook configured: notification skipped")
+
+
 def register(app: typer.Typer) -> None:
     """Attach this area's commands to the gridctl app."""
     app.add_typer(image_app, name="image")
@@ -319,3 +361,4 @@ def register(app: typer.Typer) -> None:
     app.command("smoke")(smoke_command)
     app.command("monitor")(monitor_command)
     app.command("budget")(budget_command)
+    app.command("notify")(notify_command)
