@@ -64,8 +64,12 @@ def sinks() -> Iterator[tuple[Sink, Sink]]:
 
 
 def test_webhook_retries_with_backoff_until_the_sink_recovers(
-    alarm_env, make_settings, tokens: Tokens, sinks: tuple[Sink, Sink], monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    alarm_env: dict[str, str],
+    make_settings: Any,
+    tokens: Tokens,
+    sinks: tuple[Sink, Sink],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     hook, am = sinks
     monkeypatch.setenv("GRIDOS_ALARMS_WEBHOOK_URLS", f"{hook.url}/hook")
     monkeypatch.setenv("GRIDOS_ALARMS_ALERTMANAGER_URLS", f"{am.url}/api/v2/alerts")
@@ -124,8 +128,8 @@ def test_webhook_retries_with_backoff_until_the_sink_recovers(
 
 
 def test_dead_sink_never_blocks_ingest_and_keeps_transitions(
-    alarm_env, make_settings, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    alarm_env: dict[str, str], make_settings: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GRIDOS_ALARMS_WEBHOOK_URLS", "http://127.0.0.1:9/nothing-listens-here")
     monkeypatch.setenv("GRIDOS_ALARMS_RETRY_INITIAL_SECONDS", "0.05")
     with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as client:

@@ -56,8 +56,13 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
             rules = load_rules_file(settings.rules_file, set(telemetry.catalogue))
             counts = await run_in_threadpool(service.load_rules, rules, f"file:{settings.rules_file.name}")
             log.info("alarm rules loaded", extra={"file": str(settings.rules_file), **counts})
+        sync = (
+            threading.Thread(target=service.listen, args=(stop,), name="alarms-listen", daemon=True)
+            if service.postgres
+            else loop("sync", settings.sync_seconds, service.sync)
+        )
         threads[:] = [
-            loop("sync", settings.sync_seconds, service.sync),
+            sync,
             loop("supervise", settings.supervise_seconds, _supervise(service)),
             loop("comm", settings.comm_check_seconds, service.check_staleness),
             loop("devices", settings.device_refresh_seconds, service.reload_devices),

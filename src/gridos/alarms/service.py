@@ -497,6 +497,9 @@ class AlarmService:
                 committed.append(Committed(event, tr.received_us))
             if committed and self.sinks:
                 self._enqueue(conn, committed, at)
+            if committed and self.postgres:
+                # Delivered at commit: other replicas wake up and sync at once (see listen()).
+                conn.execute(text("SELECT pg_notify('gridos_alarms', '')"))
         # Committed: now the cache, the metrics and the live streams.
         done = now_us()
         with self._lock:
@@ -769,6 +772,24 @@ class AlarmService:
             self.reload_rules()
         self._sync_since_us = started
         return published
+
+    def listen(self, stop: threading.Event) -> None:
+        """PostgreSQL: sync as soon as another replica commits a transition (LISTEN/NOTIFY), and at
+        least every sync_seconds. Other backends poll (see gridos.alarms.install)."""
+        import psycopg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, application_name="gridos-alarms") as conn:
+                    conn.execute("LISTEN gridos_alarms")
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=self.settings.sync_seconds, stop_after=1):
+                            pass
+                        self.sync()
+            except Exception:
+                log.exception("alarm listener failed; reconnecting")
+                stop.wait(1.0)
 
     # -- queries ----------------------------------------------------------------------------------
     def list_active(
