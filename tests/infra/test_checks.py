@@ -385,3 +385,16 @@ def test_cli_clean_tree_and_usage_errors(tree: Path) -> None:
     assert bad.exit_code == 2 and "--only 'lint'" in bad.stderr
     missing = runner.invoke(app, ["infra", "check", "--root", str(tree / "nope")])
     assert missing.exit_code == 2 and "not a directory" in missing.stderr
+
+
+def test_readme_row_out_of_date_with_its_description(tree: Path) -> None:
+    variables = tree / "modules" / "keyvault" / "variables.tf"
+    readme = tree / "modules" / "keyvault" / "README.md"
+    plant(
+        variables,
+        'description = "Key Vault SKU: standard or premium (HSM-backed keys)."',
+        'description = "Key Vault SKU."',
+    )
+    [finding] = only(run_checks(tree), "docs", readme)
+    assert finding.line == line_of(readme, "| `sku_name` |")
+    assert "row of input 'sku_name' is out of date" in finding.message

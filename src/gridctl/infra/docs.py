@@ -17,23 +17,32 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def render_tables(module: Config) -> str:
-    lines = [
-        INPUTS_HEADING,
-        "",
-        "| Name | Type | Default | Description |",
-        "| --- | --- | --- | --- |",
-    ]
+def input_rows(module: Config) -> dict[str, str]:
+    """The Inputs table row of each variable, required ones first."""
+    rows: dict[str, str] = {}
     for variable in sorted(module.variables().values(), key=lambda v: (not v.required, v.name)):
         type_text = _cell(variable.type.value.text) if variable.type else ""
         default = variable.block.attributes.get("default")
         default_text = f"`{_cell(default.value.text)}`" if default else "required"
-        lines.append(
+        rows[variable.name] = (
             f"| `{variable.name}` | `{type_text}` | {default_text} | {_cell(variable.description or '')} |"
         )
+    return rows
+
+
+def output_rows(module: Config) -> dict[str, str]:
+    """The Outputs table row of each output."""
+    return {
+        output.name: f"| `{output.name}` | {_cell(output.description or '')} |"
+        for output in sorted(module.outputs().values(), key=lambda o: o.name)
+    }
+
+
+def render_tables(module: Config) -> str:
+    lines = [INPUTS_HEADING, "", "| Name | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    lines += input_rows(module).values()
     lines += ["", OUTPUTS_HEADING, "", "| Name | Description |", "| --- | --- |"]
-    for output in sorted(module.outputs().values(), key=lambda o: o.name):
-        lines.append(f"| `{output.name}` | {_cell(output.description or '')} |")
+    lines += output_rows(module).values()
     return "\n".join(lines) + "\n"
 
 
@@ -95,9 +104,9 @@ def check_docs(tree: TerraformTree) -> list[Finding]:
         if not readme.is_file():
             continue  # reported by the layout check
         lines = readme.read_text(encoding="utf-8").splitlines()
-        for heading, declared, kind in (
-            (INPUTS_HEADING, module.variables(), "input"),
-            (OUTPUTS_HEADING, module.outputs(), "output"),
+        for heading, declared, kind, expected_rows in (
+            (INPUTS_HEADING, module.variables(), "input", input_rows(module)),
+            (OUTPUTS_HEADING, module.outputs(), "output", output_rows(module)),
         ):
             heading_line, listed = _listed(lines, heading)
             if heading_line == 0:
@@ -123,6 +132,16 @@ def check_docs(tree: TerraformTree) -> list[Finding]:
                             line,
                             "docs",
                             f"lists {kind} {name!r}, which modules/{module.name} does not declare",
+                        )
+                    )
+                elif lines[line - 1].strip() != expected_rows.get(name, "").strip():
+                    findings.append(
+                        Finding(
+                            readme,
+                            line,
+                            "docs",
+                            f"the row of {kind} {name!r} is out of date with its type, default or description "
+                            "(gridctl infra docs --write)",
                         )
                     )
     return findings
