@@ -1,0 +1,85 @@
+"""Connector settings from the environment: GRIDOS_MQTT_* and GRIDOS_MODBUS_*. Both are off by default."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConnectorConfigError(ValueError):
+    """A connector is enabled but its configuration cannot work (raised at start-up, never later)."""
+
+
+class MqttSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDOS_MQTT_", extra="ignore")
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: bool = Field(default=False, description="connect with TLS (port 8883 by convention)")
+    tls_ca_file: Path | None = Field(default=None, description="CA bundle; unset = system trust store")
+    tls_cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    tls_key_file: Path | None = None
+    topic: str = Field(default="gridos/+/+/telemetry", description="topic filter, without $share/")
+    shared_group: str = Field(
+        default="gridos",
+        description="shared-subscription group ($share/<group>/...); empty = plain subscription",
+    )
+    dead_letter_topic: str = "gridos/dead-letter"
+    client_id: str = Field(
+        default_factory=lambda: f"gridos-{socket.gethostname()}",
+        description="unique per replica: the broker keeps this client's session (and its unacked messages)",
+    )
+    keepalive_seconds: int = Field(default=30, ge=5, le=65535)
+    session_expiry_seconds: int = Field(
+        default=3600, ge=0, description="how long the broker keeps the session while GridOS is away"
+    )
+    receive_maximum: int = Field(
+        default=1000,
+        ge=1,
+        le=65535,
+        description="unacknowledged messages the broker may have in flight to us",
+    )
+    max_batch_messages: int = Field(default=500, ge=1, description="messages committed in one transaction")
+    reconnect_min_seconds: float = Field(default=1.0, gt=0)
+    reconnect_max_seconds: float = Field(default=30.0, gt=0)
+    required_for_ready: bool = Field(
+        default=False,
+        description="a disconnected broker makes /health/ready fail (default: reported, not failing)",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> MqttSettings:
+        if self.reconnect_max_seconds < self.reconnect_min_seconds:
+            raise ValueError("GRIDOS_MQTT_RECONNECT_MAX_SECONDS must be >= GRIDOS_MQTT_RECONNECT_MIN_SECONDS")
+        if "#" in self.dead_letter_topic or "+" in self.dead_letter_topic:
+            raise ValueError("GRIDOS_MQTT_DEAD_LETTER_TOPIC must be a topic name, not a filter")
+        if self.topic.startswith("$share/"):
+            raise ValueError(
+                "GRIDOS_MQTT_TOPIC is the filter alone; set the group in GRIDOS_MQTT_SHARED_GROUP"
+            )
+        return self
+
+    @property
+    def subscription(self) -> str:
+        return f"$share/{self.shared_group}/{self.topic}" if self.shared_group else self.topic
+
+
+class ModbusSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDOS_MODBUS_", extra="ignore")
+
+    enabled: bool = False
+    register_map: Path | None = Field(
+        default=None, description="YAML file: devices, their endpoints, poll settings and register maps"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModbusSettings:
+        if self.enabled and self.register_map is None:
+            raise ValueError("GRIDOS_MODBUS_ENABLED needs GRIDOS_MODBUS_REGISTER_MAP (a YAML file)")
+        return self

@@ -1,0 +1,117 @@
+"""A real Mosquitto broker for tests: `/usr/sbin/mosquitto` on a free port of 127.0.0.1.
+
+Persistence is on (in the broker's own directory) and saved on SIGTERM, so `restart()` keeps
+persistent sessions, their subscriptions and their queued QoS 1 messages, as a production broker does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.postgres import free_port
+
+MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
+
+
+def mosquitto_available() -> bool:
+    return Path(MOSQUITTO).exists() or shutil.which(MOSQUITTO) is not None
+
+
+@dataclass
+class MosquittoBroker:
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "mosquitto.log"
+
+    def write_config(self) -> Path:
+        data = self.workdir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    f"listener {self.port} 127.0.0.1",
+                    "allow_anonymous true",
+                    "persistence true",
+                    f"persistence_location {data}/",
+                    # SIGTERM always saves; the periodic save bounds what a SIGKILL loses.
+                    "autosave_interval 30",
+                    # No silent drops of queued messages for offline persistent sessions.
+                    "max_queued_messages 0",
+                    "max_inflight_messages 0",
+                    "persistent_client_expiration 1h",
+                    # Started as root, mosquitto drops to the `mosquitto` user and then cannot write the
+                    # persistence file in our directory: stay the user that owns it.
+                    *(["user root"] if os.geteuid() == 0 else []),
+                    "log_dest stderr",
+                    "log_type error",
+                    "log_type warning",
+                    "log_type notice",
+                    "",
+                ]
+            )
+        )
+        return conf
+
+    def start(self, timeout: float = 10.0) -> MosquittoBroker:
+        conf = self.write_config()
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"mosquitto did not listen on {self.address}: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        """SIGTERM: the broker saves its persistence database and exits."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        self.stop()
+        if down_seconds:
+            time.sleep(down_seconds)
+        self.start()
+
+
+@contextmanager
+def running_mosquitto(workdir: Path) -> Iterator[MosquittoBroker]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = MosquittoBroker(port=free_port(), workdir=workdir).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
