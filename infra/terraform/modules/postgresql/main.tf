@@ -58,6 +58,9 @@ resource "azurerm_postgresql_flexible_server" "this" {
   }
 
   lifecycle {
+    # A failover swaps primary and standby zones; Terraform must not try to swap them back.
+    ignore_changes = [zone, high_availability[0].standby_availability_zone]
+
     precondition {
       condition     = !var.high_availability_enabled || var.zone != var.standby_zone
       error_message = "The zone-redundant standby must live in another zone than the primary."
@@ -76,17 +79,43 @@ resource "azurerm_postgresql_flexible_server_database" "gridos" {
   collation = "en_US.utf8"
 }
 
-resource "azurerm_postgresql_flexible_server_configuration" "settings" {
-  for_each = {
-    require_secure_transport = "on"
-    log_connections          = "on"
-    log_disconnections       = "on"
-    log_checkpoints          = "on"
-    "connection_throttle.enable" = "on"
-  }
-  name      = each.key
+# Server parameters, one at a time: the service rejects concurrent configuration updates (ServerIsBusy).
+resource "azurerm_postgresql_flexible_server_configuration" "require_secure_transport" {
+  name      = "require_secure_transport"
   server_id = azurerm_postgresql_flexible_server.this.id
-  value     = each.value
+  value     = "on"
+}
+
+resource "azurerm_postgresql_flexible_server_configuration" "log_connections" {
+  name      = "log_connections"
+  server_id = azurerm_postgresql_flexible_server.this.id
+  value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.require_secure_transport]
+}
+
+resource "azurerm_postgresql_flexible_server_configuration" "log_disconnections" {
+  name      = "log_disconnections"
+  server_id = azurerm_postgresql_flexible_server.this.id
+  value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.log_connections]
+}
+
+resource "azurerm_postgresql_flexible_server_configuration" "log_checkpoints" {
+  name      = "log_checkpoints"
+  server_id = azurerm_postgresql_flexible_server.this.id
+  value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.log_disconnections]
+}
+
+resource "azurerm_postgresql_flexible_server_configuration" "connection_throttle" {
+  name      = "connection_throttle.enable"
+  server_id = azurerm_postgresql_flexible_server.this.id
+  value     = "on"
+
+  depends_on = [azurerm_postgresql_flexible_server_configuration.log_checkpoints]
 }
 
 resource "azurerm_key_vault_secret" "administrator_password" {
