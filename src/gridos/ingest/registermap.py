@@ -1,0 +1,200 @@
+"""Modbus register maps (YAML) and the conversion between registers and engineering values.
+
+    devices:
+      - device_id: north/feeder-1        # a registered GridOS device
+        host: 10.0.0.21
+        port: 502
+        unit: 1                          # Modbus unit (slave) id
+        poll_interval_s: 2.0
+        timeout_s: 1.0
+        retries: 2                       # extra attempts per read before the poll counts as failed
+        registers:
+          - measurement: voltage
+            address: 0                   # zero-based protocol address
+            type: holding                # holding | input | coil
+            data_type: float32           # int16 | uint16 | int32 | uint32 | float32 (coils: bool)
+            word_order: big              # big = high word first (Modicon); little = low word first
+            byte_order: big              # big = high byte first inside each register
+            scale: 1.0                   # value = raw * scale + offset
+            offset: 0.0
+
+Defaults for every device may be given under `defaults:` (any device key except device_id/registers).
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from gridos.ingest.config import ConnectorConfigError
+from gridos.telemetry.catalogue import Measurement
+
+
+class RegisterType(StrEnum):
+    holding = "holding"
+    input = "input"
+    coil = "coil"
+
+
+class DataType(StrEnum):
+    int16 = "int16"
+    uint16 = "uint16"
+    int32 = "int32"
+    uint32 = "uint32"
+    float32 = "float32"
+    bool = "bool"
+
+
+# struct format and number of 16-bit registers of each type
+_FORMATS: dict[DataType, tuple[str, int]] = {
+    DataType.int16: ("h", 1),
+    DataType.uint16: ("H", 1),
+    DataType.int32: ("i", 2),
+    DataType.uint32: ("I", 2),
+    DataType.float32: ("f", 2),
+}
+
+Order = Literal["big", "little"]
+
+
+class Register(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    measurement: str
+    address: Annotated[int, Field(ge=0, le=65535)]
+    type: RegisterType = RegisterType.holding
+    data_type: DataType = DataType.uint16
+    word_order: Order = "big"
+    byte_order: Order = "big"
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Register:
+        if (self.type is RegisterType.coil) != (self.data_type is DataType.bool):
+            raise ValueError("coils have data_type bool, and only coils do")
+        if self.type is not RegisterType.coil and self.address + self.count - 1 > 65535:
+            raise ValueError("register range runs past address 65535")
+        return self
+
+    @property
+    def count(self) -> int:
+        return 1 if self.data_type is DataType.bool else _FORMATS[self.data_type][1]
+
+
+class ModbusDevice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device_id: str = Field(min_length=1, max_length=128)
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    unit: Annotated[int, Field(ge=0, le=255)] = 1
+    poll_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    timeout_s: Annotated[float, Field(gt=0)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    registers: list[Register] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ModbusDevice:
+        names = [r.measurement for r in self.registers]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"measurement(s) mapped twice: {', '.join(sorted(dupes))}")
+        return self
+
+
+class RegisterMapFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    devices: list[dict[str, Any]] = Field(min_length=1)
+
+
+def decode(
+    words: list[int], data_type: DataType, word_order: Order = "big", byte_order: Order = "big"
+) -> float:
+    """Registers as read (16-bit unsigned, in address order) -> the raw number they hold."""
+    fmt, count = _FORMATS[data_type]
+    if len(words) != count:
+        raise ValueError(f"{data_type} needs {count} register(s), got {len(words)}")
+    ordered = words if word_order == "big" else list(reversed(words))
+    data = b"".join(w.to_bytes(2, "big" if byte_order == "big" else "little") for w in ordered)
+    return float(struct.unpack(f">{fmt}", data)[0])
+
+
+def encode(
+    value: float, data_type: DataType, word_order: Order = "big", byte_order: Order = "big"
+) -> list[int]:
+    """The inverse of decode (used by the simulator's Modbus server): raw number -> registers."""
+    fmt, count = _FORMATS[data_type]
+    raw: float | int = value if data_type is DataType.float32 else round(value)
+    data = struct.pack(f">{fmt}", raw)
+    words = [
+        int.from_bytes(data[i : i + 2], "big" if byte_order == "big" else "little")
+        for i in range(0, 2 * count, 2)
+    ]
+    return words if word_order == "big" else list(reversed(words))
+
+
+def to_value(register: Register, raw: list[int] | list[bool]) -> float | bool:
+    """Registers or coil bits -> the engineering value of `register`."""
+    if register.type is RegisterType.coil:
+        return bool(raw[0])
+    number = decode([int(w) for w in raw], register.data_type, register.word_order, register.byte_order)
+    return number * register.scale + register.offset
+
+
+def to_registers(register: Register, value: float | bool) -> list[int] | list[bool]:
+    """Engineering value -> what the device holds (the simulator's side of to_value)."""
+    if register.type is RegisterType.coil:
+        return [bool(value)]
+    raw = (float(value) - register.offset) / register.scale
+    return encode(raw, register.data_type, register.word_order, register.byte_order)
+
+
+def parse_register_map(
+    data: Any, catalogue: dict[str, Measurement], source: str = "register map"
+) -> list[ModbusDevice]:
+    try:
+        doc = RegisterMapFile.model_validate(data)
+        devices = [ModbusDevice.model_validate(doc.defaults | d) for d in doc.devices]
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise ConnectorConfigError(f"{source}: {where}: {e['msg']}") from None
+    seen: set[str] = set()
+    for device in devices:
+        if device.device_id in seen:
+            raise ConnectorConfigError(f"{source}: device {device.device_id!r} is listed twice")
+        seen.add(device.device_id)
+        for r in device.registers:
+            m = catalogue.get(r.measurement)
+            if m is None:
+                raise ConnectorConfigError(
+                    f"{source}: device {device.device_id!r}: unknown measurement {r.measurement!r} "
+                    f"(known: {', '.join(catalogue)})"
+                )
+            if (m.kind == "bool") != (r.type is RegisterType.coil):
+                raise ConnectorConfigError(
+                    f"{source}: device {device.device_id!r}: {r.measurement} is {m.kind}; "
+                    "boolean measurements map to coils and numeric ones to registers"
+                )
+    return devices
+
+
+def load_register_map(path: Path, catalogue: dict[str, Measurement]) -> list[ModbusDevice]:
+    try:
+        data = YAML(typ="safe").load(path.read_text())
+    except OSError as exc:
+        raise ConnectorConfigError(
+            f"GRIDOS_MODBUS_REGISTER_MAP: cannot read {path}: {exc.strerror}"
+        ) from None
+    except YAMLError as exc:
+        raise ConnectorConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_register_map(data, catalogue, str(path))
