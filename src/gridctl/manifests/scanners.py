@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.render import Target
@@ -23,7 +23,12 @@ class ScannerError(Exception):
 
 
 def checkov_binary(root: Path) -> str:
-    for candidate in (os.environ.get("CHECKOV"), str(root / ".venv-checkov" / "bin" / "checkov")):
+    candidates = (
+        os.environ.get("CHECKOV"),
+        str(root / ".venv-checkov" / "bin" / "checkov"),
+        str(Path.cwd() / ".venv-checkov" / "bin" / "checkov"),
+    )
+    for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
     found = shutil.which("checkov")
@@ -51,14 +56,12 @@ def checkov(root: Path, rendered: list[tuple[Target, list[ManifestObject]]]) -> 
     if not rendered:
         return []
     binary = checkov_binary(root)
-    yaml = YAML()
-    yaml.default_flow_style = False
     index: dict[tuple[str, str, str, str], ManifestObject] = {}
     with tempfile.TemporaryDirectory(prefix="gridctl-checkov-") as tmp:
         for n, (_target, objects) in enumerate(rendered):
             docs = [d for o in objects for d in as_scanned(o.doc)]
             with (Path(tmp) / f"{n:02d}.yaml").open("w") as fh:
-                yaml.dump_all(docs, fh)
+                yaml.dump_all(docs, fh, Dumper=yaml.CSafeDumper, default_flow_style=False)
             for o in objects:
                 index[
                     (
