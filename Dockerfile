@@ -2,8 +2,8 @@
 # GridOS container image: wheels are built in the first stage, the runtime stage only installs them.
 # Built and pushed by .github/workflows/ci-cd.yml (buildx); there is no Docker engine in the dev sandbox.
 #
-# The base image is pinned by digest (python:3.11.13-slim-bookworm, multi-arch index digest); Dependabot
-# (.github/dependabot.yml, docker ecosystem) or Renovate bumps tag and digest together.
+# The base image is pinned by digest (python:3.11.13-slim-bookworm, multi-arch index digest); bump tag and
+# digest together (a Dependabot/Renovate docker update does exactly that; see docs/delivery.md).
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 
 FROM ${PYTHON_IMAGE} AS build

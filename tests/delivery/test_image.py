@@ -141,3 +141,25 @@ def test_cli_image_set_json_and_one_line_errors(repo: Path) -> None:
         env.stderr.strip()
         == "gridctl image set: unknown environment 'qa' (expected one of dev, staging, prod)"
     )
+
+
+REAL_OVERLAYS = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "overlays"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_set_on_a_copy_of_the_real_overlay_changes_only_the_image_lines(tmp_path: Path, env: str) -> None:
+    source = REAL_OVERLAYS / env / "kustomization.yaml"
+    if not source.exists():
+        pytest.skip(f"{source} not written yet")
+    path = tmp_path / "kustomization.yaml"
+    before = source.read_text()
+    path.write_text(before)
+    ref = ImageReference.parse(f"crgridos{env}new.azurecr.io/gridos@{digest('real-' + env)}")
+    assert set_overlay_image(path, ref)
+    changed = _changed_lines(before, path.read_text())
+    assert [line for line in changed if line.startswith("+")] == [
+        f"+    newName: {ref.name}",
+        f"+    digest: {ref.digest}",
+    ]
+    assert len(changed) == 4 and all("newName: " in c or "digest: " in c for c in changed), changed
+    assert read_overlay_image(path) == ref

@@ -220,7 +220,7 @@ def test_smoke_retries_until_a_late_gridos_answers(tmp_path: Path) -> None:
     def sleep(seconds: float) -> None:
         waits.append(seconds)
         if len(waits) == 2:
-            server.start()
+            server.start(timeout=120)  # a loaded CI machine starts GridOS slowly
 
     try:
         smoke = SmokeTest(server.url, token=server.admin_token, tries=5, delay=10.0, backoff=2.0, sleep=sleep)

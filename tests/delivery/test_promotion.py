@@ -172,7 +172,7 @@ def test_rollback_restores_the_previous_verified_digest_as_a_commit(repo: Path) 
 
     result = gridctl("rollback", "--env", "prod", "--branch", "rollback/prod-1", cwd=repo)
     assert result.returncode == 0, result.stderr
-    assert "kubectl argo rollouts undo gridos -n gridos-prod" in result.stdout
+    assert "kubectl argo rollouts undo gridos -n gridos" in result.stdout
     assert _overlay_digest(repo, "prod") == digest("also-good")
     assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "rollback/prod-1"
     assert git(repo, "status", "--porcelain") == ""

@@ -221,7 +221,9 @@ def rollback_command(
     rollout: Annotated[
         str, typer.Option(help="the Argo Rollout, for the printed kubectl command")
     ] = "gridos",
-    namespace: Annotated[str | None, typer.Option(help="its namespace (default gridos-<env>)")] = None,
+    namespace: Annotated[
+        str, typer.Option(help="its namespace (each environment is its own cluster)")
+    ] = "gridos",
     as_json: Json = False,
 ) -> None:
     """Restore the previous verified image of an environment from the ledger as a Git commit, mark the

@@ -9,7 +9,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from gridctl.delivery.errors import DeliveryError
-from gridctl.delivery.yamlfile import YamlDocument, same_style
+from gridctl.delivery.yamlfile import YamlDocument
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 IMAGE_NAME = "gridos"
@@ -100,15 +100,49 @@ def read_overlay_image(path: Path, name: str = IMAGE_NAME) -> ImageReference | N
 
 def set_overlay_image(path: Path, image: ImageReference, name: str = IMAGE_NAME) -> bool:
     """Point the overlay's `images:` entry `name` at `image` (newName + digest; any newTag goes, since a
-    digest wins over it anyway). Only those values change: comments, order and indentation are kept.
-    Returns False when the overlay already carried exactly this image."""
+    digest wins over it anyway). The edit is made on the lines of those keys only, found through the
+    round-trip parser's positions, so every other byte of the file (comments, indentation, quoting, even
+    mixed indentation a re-dump would normalise) stays as it was. Returns False when nothing changed."""
     doc = YamlDocument(path)
     entry = _image_entry(doc, name)
     if entry.get("newName") == image.name and entry.get("digest") == image.digest and "newTag" not in entry:
         return False
-    entry["newName"] = same_style(entry.get("newName"), image.name)
+    if entry.fa.flow_style():
+        raise DeliveryError(f"{path}: the images: entry {name} is in flow style; write it as a block mapping")
+    lines = path.read_text().splitlines(keepends=True)
+    key_line, key_col = entry.lc.key("name")
+    inserts: list[tuple[int, str]] = []
+    deletes: list[int] = []
+    anchor = key_line
+    for key, value in (("newName", image.name), ("digest", image.digest)):
+        if key in entry:
+            line, col = entry.lc.value(key)
+            lines[line] = _replace_scalar(lines[line], col, value, path)
+            anchor = max(anchor, line)
+        else:
+            inserts.append((anchor, f"{' ' * key_col}{key}: {value}\n"))
     if "newTag" in entry:
-        del entry["newTag"]
-    entry["digest"] = same_style(entry.get("digest"), image.digest)
-    doc.save()
+        tag_line, _ = entry.lc.key("newTag")
+        deletes.append(tag_line)
+    for line, text in sorted(inserts, reverse=True):
+        lines.insert(line + 1, text)
+    for line in sorted(deletes, reverse=True):
+        shift = sum(1 for at, _ in inserts if at < line)
+        del lines[line + shift]
+    path.write_text("".join(lines))
+    if read_overlay_image(path, name) != image:
+        raise DeliveryError(f"{path}: the edit did not produce {image}; the file was left as written")
     return True
+
+
+_SCALAR = re.compile(r"""("[^"\\]*"|'[^']*'|[^\s#]+)""")
+
+
+def _replace_scalar(line: str, col: int, value: str, path: Path) -> str:
+    """Replace the one-line scalar starting at `col`, keeping its quote style and whatever follows it."""
+    m = _SCALAR.match(line, col)
+    if m is None:
+        raise DeliveryError(f"{path}: cannot edit the value in {line.strip()!r} (multi-line scalar?)")
+    old = m.group(1)
+    quote = old[0] if old[0] in "\"'" else ""
+    return f"{line[:col]}{quote}{value}{quote}{line[m.end() :]}"

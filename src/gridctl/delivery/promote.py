@@ -189,7 +189,7 @@ def rollback(
     commit: bool = True,
     name: str = IMAGE_NAME,
     rollout: str = "gridos",
-    namespace: str | None = None,
+    namespace: str = "gridos",
 ) -> ChangeResult:
     """Restore the previous verified image of `env` (the declarative rollback: Argo CD syncs the commit) and
     mark the image being replaced as failed."""
@@ -215,7 +215,6 @@ def rollback(
         checks=target.checks,
     )
     ledger.save()
-    ns = namespace or f"gridos-{env}"
     result = ChangeResult(
         "rollback",
         env,
@@ -224,7 +223,7 @@ def rollback(
         [],
         replaced_digest=current.digest,
         notes=[
-            f"equivalent imperative rollback: kubectl argo rollouts undo {rollout} -n {ns} "
+            f"equivalent imperative rollback: kubectl argo rollouts undo {rollout} -n {namespace} "
             "(Argo CD self-heal reverts it unless this commit is merged)"
         ],
     )

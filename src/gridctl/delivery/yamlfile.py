@@ -7,7 +7,6 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from gridctl.delivery.errors import DeliveryError
@@ -39,10 +38,3 @@ class YamlDocument:
     def save(self) -> None:
         with self.path.open("w") as fh:
             self.yaml.dump(self.data, fh)
-
-
-def same_style(old: Any, new: str) -> Any:
-    """`new` quoted the way `old` was, so that replacing a value does not restyle the line."""
-    if isinstance(old, ScalarString):
-        return type(old)(new)
-    return new
