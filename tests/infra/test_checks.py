@@ -152,7 +152,7 @@ def test_docs_write_makes_an_undocumented_variable_documented(tree: Path) -> Non
     assert only(run_checks(tree), "docs", tree / "modules" / "identity" / "README.md")
     changed = write_readmes(load(tree))
     assert changed == [tree / "modules" / "identity" / "README.md"]
-    assert run_checks(tree) == []
+    assert run_checks(tree, ("docs",)) == []
     readme = (tree / "modules" / "identity" / "README.md").read_text()
     assert '| `extra` | `string` | `"x"` | An extra input. |' in readme
     assert readme.startswith("# Module `identity`")  # the hand-written part is kept
@@ -345,7 +345,7 @@ def test_environments_sharing_a_state_key(tree: Path) -> None:
 
 def test_required_variable_missing_from_tfvars_and_workflow(tree: Path, tmp_path: Path) -> None:
     workflow = tmp_path / "infra-test.yml"
-    workflow.write_text("env:\n  TF_VAR_key_vault_allowed_ip_ranges: x\n")
+    workflow.write_text("env:\n  TF_VAR_terraform_apply_principal_id: x\n")
     variables = tree / "environments" / "dev" / "variables.tf"
     findings = only(run_checks(tree, ("structure",), workflow), "tfvars", variables)
     assert [(f.line, "TF_VAR_aks_admin_group_object_ids" in f.message) for f in findings] == [
@@ -398,3 +398,14 @@ def test_readme_row_out_of_date_with_its_description(tree: Path) -> None:
     [finding] = only(run_checks(tree), "docs", readme)
     assert finding.line == line_of(readme, "| `sku_name` |")
     assert "row of input 'sku_name' is out of date" in finding.message
+
+
+def test_unused_variable(tree: Path) -> None:
+    variables = tree / "modules" / "monitoring" / "variables.tf"
+    variables.write_text(
+        variables.read_text() + '\nvariable "sku" {\n  type        = string\n  description = "Unused."\n}\n'
+    )
+    findings = only(run_checks(tree, ("structure",)), "variables", variables)
+    assert [(f.line, f.message) for f in findings] == [
+        (line_of(variables, 'variable "sku"'), "variable 'sku' is declared but never used")
+    ]

@@ -32,6 +32,7 @@ def check_structure(tree: TerraformTree) -> list[Finding]:
     findings += _layout(tree)
     for config in [*tree.modules.values(), *tree.environments.values()]:
         findings += _declarations(config)
+        findings += _unused(config)
         findings += _references(tree, config)
         findings += _versions(config, root=config in tree.environments.values())
     for env in tree.environments.values():
@@ -99,6 +100,28 @@ def _declarations(config: Config) -> list[Finding]:
                     output.path, output.block.line, "outputs", f"output {output.name!r} belongs in outputs.tf"
                 )
             )
+    return findings
+
+
+def _unused(config: Config) -> list[Finding]:
+    """Variables and locals nobody references (TFLint's terraform_unused_declarations, offline)."""
+    used = {
+        ref.parts[:2]
+        for parsed in config.files
+        for _, attribute in parsed.all_attributes()
+        for ref in attribute.value.references()
+    }
+    findings = [
+        Finding(v.path, v.block.line, "variables", f"variable {v.name!r} is declared but never used")
+        for v in config.variables().values()
+        if ("var", v.name) not in used
+    ]
+    for parsed, block in config.blocks("locals"):
+        for name, attribute in block.attributes.items():
+            if ("local", name) not in used:
+                findings.append(
+                    Finding(parsed.path, attribute.line, "variables", f"local {name!r} is never used")
+                )
     return findings
 
 

@@ -51,6 +51,7 @@ module "keyvault" {
   location                   = var.location
   resource_group_name        = azurerm_resource_group.this.name
   tenant_id                  = data.azurerm_client_config.current.tenant_id
+  deployer_principal_id      = var.terraform_apply_principal_id
   allowed_ip_ranges          = var.key_vault_allowed_ip_ranges
   private_endpoint_subnet_id = module.network.subnet_ids["private_endpoints"]
   private_dns_zone_id        = module.network.private_dns_zone_ids["keyvault"]

@@ -124,6 +124,11 @@ variable "postgresql_geo_redundant_backup_enabled" {
   description = "Geo-redundant PostgreSQL backups."
 }
 
+variable "terraform_apply_principal_id" {
+  type        = string
+  description = "Object ID of the environment's Terraform apply identity (Key Vault data-plane writer); set through TF_VAR_ from the GitHub environment."
+}
+
 variable "key_vault_allowed_ip_ranges" {
   type        = list(string)
   description = "Static egress IPs of the CI runners that apply Terraform; set through TF_VAR_ from the GitHub environment."

@@ -1,7 +1,5 @@
 # Key Vault in RBAC mode with soft delete and purge protection, reachable from workloads through a private
-# endpoint. Terraform's own identity gets the data-plane roles it needs to write generated secrets.
-
-data "azurerm_client_config" "current" {}
+# endpoint. The apply identity of Terraform gets the data-plane roles it needs to write generated secrets.
 
 resource "azurerm_key_vault" "this" {
   #checkov:skip=CKV_AZURE_189:Public network access stays on only so the CI runners' static egress IPs (allowed_ip_ranges) can write generated secrets during terraform apply; the firewall denies everything else and workloads use the private endpoint (ADR 0023).
@@ -43,17 +41,18 @@ resource "azurerm_private_endpoint" "this" {
   }
 }
 
-# Terraform writes generated secrets (passwords, tokens) and creates the TLS certificate.
+# Terraform writes generated secrets (passwords, tokens) and creates the TLS certificate. The principal is
+# an input, not the caller: plans run as a read-only identity and must not propose to move these roles.
 resource "azurerm_role_assignment" "deployer_secrets" {
   scope                = azurerm_key_vault.this.id
   role_definition_name = "Key Vault Secrets Officer"
-  principal_id         = data.azurerm_client_config.current.object_id
+  principal_id         = var.deployer_principal_id
 }
 
 resource "azurerm_role_assignment" "deployer_certificates" {
   scope                = azurerm_key_vault.this.id
   role_definition_name = "Key Vault Certificates Officer"
-  principal_id         = data.azurerm_client_config.current.object_id
+  principal_id         = var.deployer_principal_id
 }
 
 # GridOS API tokens: generated here, stored only in Key Vault, read by External Secrets.

@@ -26,6 +26,15 @@ variable "tenant_id" {
   }
 }
 
+variable "deployer_principal_id" {
+  type        = string
+  description = "Object ID of the identity that applies Terraform; it receives Key Vault Secrets Officer and Certificates Officer to write generated secrets and the TLS certificate."
+  validation {
+    condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.deployer_principal_id))
+    error_message = "deployer_principal_id must be a GUID (the apply identity's object ID)."
+  }
+}
+
 variable "sku_name" {
   type        = string
   description = "Key Vault SKU: standard or premium (HSM-backed keys)."

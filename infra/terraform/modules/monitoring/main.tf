@@ -11,11 +11,10 @@ resource "azurerm_log_analytics_workspace" "this" {
 }
 
 resource "azurerm_monitor_diagnostic_setting" "this" {
-  for_each                       = var.diagnostic_targets
-  name                           = "diag-to-${azurerm_log_analytics_workspace.this.name}"
-  target_resource_id             = each.value
-  log_analytics_workspace_id     = azurerm_log_analytics_workspace.this.id
-  log_analytics_destination_type = "Dedicated"
+  for_each                   = var.diagnostic_targets
+  name                       = "diag-to-${azurerm_log_analytics_workspace.this.name}"
+  target_resource_id         = each.value
+  log_analytics_workspace_id = azurerm_log_analytics_workspace.this.id
 
   enabled_log {
     category_group = "allLogs"
