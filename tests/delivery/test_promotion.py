@@ -77,6 +77,9 @@ def test_promotion_happy_path_dev_to_staging_to_prod(repo: Path) -> None:
         "deploy/promotions/staging.yaml",
     ]
     assert _overlay_digest(repo, "staging") == digest("build-1")
+    # The digest travels; each environment keeps pulling from its own registry (ADR 0024).
+    assert promoted["image"] == f"gridosstaging.azurecr.io/gridos@{digest('build-1')}"
+    assert promoted["source_image"] == built
     staging = _ledger(repo, "staging")[-1]
     assert staging["promoted_from"] == "dev" and staging["source_commit"] == "a" * 40
     assert staging["verified_at"] is None, "a promoted image must be verified again in its new environment"
@@ -97,7 +100,8 @@ def test_promotion_happy_path_dev_to_staging_to_prod(repo: Path) -> None:
         "staging": True,
         "prod": True,
     }
-    assert shown["prod"]["current"]["image"] == built
+    assert shown["prod"]["current"]["image"] == f"gridosprod.azurecr.io/gridos@{digest('build-1')}"
+    assert shown["prod"]["current"]["promoted_from"] == "staging"
 
 
 def test_promotion_of_an_unverified_digest_is_refused_and_changes_nothing(repo: Path) -> None:
@@ -137,7 +141,9 @@ def test_promotion_of_an_unverified_digest_is_refused_and_changes_nothing(repo: 
     assert git(repo, "status", "--porcelain") == ""
 
     # The older, verified digest can still be promoted explicitly.
-    _ok("promote", "--from", "dev", "--to", "staging", "--digest", digest("old"), "--no-commit", repo=repo)
+    flags = ("--digest", digest("old"), "--registry", "mirror.example.org:5000/grid/gridos", "--no-commit")
+    explicit = _ok("promote", "--from", "dev", "--to", "staging", *flags, repo=repo)
+    assert explicit["image"] == f"mirror.example.org:5000/grid/gridos@{digest('old')}"
     assert _overlay_digest(repo, "staging") == digest("old")
 
 

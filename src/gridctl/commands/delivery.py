@@ -193,6 +193,10 @@ def promote_command(
     branch: Branch = None,
     commit: Commit = True,
     name: ImageName = IMAGE_NAME,
+    registry: Annotated[
+        str | None,
+        typer.Option(help="<registry>/<repository> for --to (default: the newName its overlay already has)"),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Copy the exact digest verified in --from to --to, on branch deploy/<to>-<digest> with one commit (the
@@ -206,6 +210,7 @@ def promote_command(
             branch=branch,
             commit=commit,
             name=name,
+            registry=registry,
         )
     except DeliveryError as exc:
         _die("promote", str(exc))

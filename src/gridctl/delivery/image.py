@@ -89,6 +89,12 @@ def _image_entry(doc: YamlDocument, name: str) -> CommentedMap:
     raise DeliveryError(f"{doc.path}: no images: entry with name: {name}")
 
 
+def overlay_image_name(path: Path, name: str = IMAGE_NAME) -> str | None:
+    """The registry/repository an overlay pulls `name` from (its newName), digest or not."""
+    value = _image_entry(YamlDocument(path), name).get("newName")
+    return str(value) if value else None
+
+
 def read_overlay_image(path: Path, name: str = IMAGE_NAME) -> ImageReference | None:
     """The image an overlay deploys, or None if the entry has no digest yet."""
     entry = _image_entry(YamlDocument(path), name)

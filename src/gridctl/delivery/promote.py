@@ -9,7 +9,14 @@ from typing import Any
 
 from gridctl.delivery.errors import DeliveryError
 from gridctl.delivery.git import GitRepository
-from gridctl.delivery.image import ENVIRONMENTS, IMAGE_NAME, ImageReference, overlay_path, set_overlay_image
+from gridctl.delivery.image import (
+    ENVIRONMENTS,
+    IMAGE_NAME,
+    ImageReference,
+    overlay_image_name,
+    overlay_path,
+    set_overlay_image,
+)
 from gridctl.delivery.ledger import LedgerEntry, PromotionLedger, ledger_path
 
 # dev -> staging -> prod, never skipping a stage (seed 001's staging enforcement).
@@ -28,6 +35,7 @@ class ChangeResult:
     branch: str | None = None
     commit: str | None = None
     source_environment: str | None = None
+    source_image: str | None = None
     replaced_digest: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -93,6 +101,7 @@ def promote(
     branch: str | None = None,
     commit: bool = True,
     name: str = IMAGE_NAME,
+    registry: str | None = None,
 ) -> ChangeResult:
     """Copy the exact image verified in `source` to `target`. Without `digest`, the image `source` runs now;
     either way it must be verified there, or nothing changes."""
@@ -121,7 +130,12 @@ def promote(
             f"refusing to promote {entry.digest} to {target}: it runs in {source} but {state} "
             f"(run the smoke and monitor checks in {source} first)"
         )
-    image = ImageReference.parse(entry.image)
+    source_image = ImageReference.parse(entry.image)
+    # Each environment pulls from its own registry (ADR 0024): the digest travels, the repository stays the
+    # target's (the workflow copies the manifest with `az acr import`, which keeps the digest).
+    target_overlay = overlay_path(git.root, target)
+    repository = registry or (overlay_image_name(target_overlay, name) if target_overlay.exists() else None)
+    image = ImageReference.parse(f"{repository or source_image.name}@{source_image.digest}")
     branch = (branch or f"deploy/{target}-{image.short}") if commit else None
     git, files = _prepare(git.root, target, branch, commit)
     ledger = PromotionLedger(files[1], target)
@@ -138,6 +152,7 @@ def promote(
         image.digest,
         [],
         source_environment=source,
+        source_image=str(source_image),
         replaced_digest=previous.digest if previous else None,
         notes=[
             f"verified in {source} at {entry.verified_at} by {', '.join(entry.checks) or 'unnamed checks'}"
