@@ -246,7 +246,7 @@ def test_missing_module_readme(tree: Path) -> None:
     [
         (
             "environments/dev/versions.tf",
-            'version = "~> 4.42.0"',
+            'version = "~> 4.55.0"',
             'version = ">= 4.42.0"',
             "provider 'azurerm' version '>= 4.42.0' is not pinned",
         ),
