@@ -153,7 +153,8 @@ def test_dead_sink_never_blocks_ingest_and_keeps_transitions(
 
 
 def test_sse_stream_read_by_a_real_client(tmp_path: Path) -> None:
-    with start_gridos(tmp_path, {"GRIDOS_ALARMS_SYNC_SECONDS": "0.1"}) as server, server.client() as admin:
+    server = start_gridos(tmp_path, {"GRIDOS_ALARMS_SYNC_SECONDS": "0.1"}, start=False).start(timeout=180)
+    with server, server.client() as admin:
         admin.put(
             f"/api/v1/devices/{DEVICE}", json={"type": "feeder", "site": "north", "nominal_voltage": 11000}
         ).raise_for_status()

@@ -33,6 +33,11 @@ def pg_url(postgres: PostgresServer) -> Iterator[str]:
     postgres.drop_database(name)
 
 
+def launch(tmp_path: Path, env: dict[str, str]) -> GridosServer:
+    """A real process; a generous start-up timeout because CI machines can be busy."""
+    return start_gridos(tmp_path, env, start=False).start(timeout=180)
+
+
 def register(server: GridosServer) -> None:
     with server.client() as c:
         c.put(
@@ -64,7 +69,7 @@ def history(server: GridosServer) -> list[dict[str, Any]]:
 def test_state_and_audit_survive_a_crash(tmp_path: Path, pg_url: str) -> None:
     env = FAST | {"GRIDOS_DATABASE_URL": pg_url}
     t0 = datetime.now(UTC) - timedelta(minutes=5)
-    server = start_gridos(tmp_path, env)
+    server = launch(tmp_path, env)
     try:
         register(server)
         post(server, t0, 12500)  # h and hh
@@ -89,7 +94,7 @@ def test_state_and_audit_survive_a_crash(tmp_path: Path, pg_url: str) -> None:
         ingest_token=server.ingest_token,
         env=server.env,
         log_path=server.log_path,
-    ).start()
+    ).start(timeout=180)
     try:
         after = {a["id"]: a for a in alarms(restarted)}
         assert after == before
@@ -124,7 +129,7 @@ def test_two_replicas_one_alarm_per_excursion(tmp_path: Path, pg_url: str) -> No
     env = FAST | {"GRIDOS_DATABASE_URL": pg_url}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with start_gridos(tmp_path / "a", env) as a, start_gridos(tmp_path / "b", env) as b:
+    with launch(tmp_path / "a", env) as a, launch(tmp_path / "b", env) as b:
         register(a)
         t0 = datetime.now(UTC) - timedelta(minutes=10)
         duplicated = _excursions(t0, 6)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import defaultdict
@@ -262,6 +263,10 @@ class AlarmService:
         self._devices: dict[str, DeviceInfo] = {}
         self._rules: dict[Series, Rule] = {}
         self._specs: dict[Series, tuple[LimitSpec, ...]] = {}
+        # Per series, the band of values that certainly changes nothing while every alarm point of the
+        # series is quiet (normal, nothing pending): the ingest fast path is one comparison per sample.
+        self._guards: dict[Series, tuple[float, float]] = {}
+        self._guard_generation = 0  # bumped before a guard is dropped: a guard computed meanwhile is not kept
         self._rules_mark: int | None = None
         self._sync_since_us = 0
         self.flood: dict[str, Any] = {"active": False, "count": 0}
@@ -279,6 +284,8 @@ class AlarmService:
             for row in rows:
                 rec = record_from_row(row)
                 self._records[(rec.device_id, rec.measurement, rec.condition)] = rec
+            self._guard_generation += 1
+            self._guards = {}
         self._sync_since_us = now_us()
 
     def reload_devices(self) -> None:
@@ -299,6 +306,8 @@ class AlarmService:
             if infos != self._devices:
                 self._devices = infos
                 self._specs = {}
+                self._guard_generation += 1
+                self._guards = {}
 
     def reload_rules(self) -> None:
         with self.engine.connect() as conn:
@@ -308,6 +317,8 @@ class AlarmService:
         with self._lock:
             self._rules = rules
             self._specs = {}
+            self._guard_generation += 1
+            self._guards = {}
             self._rules_mark = mark
 
     def device(self, device_id: str) -> DeviceInfo | None:
@@ -332,6 +343,8 @@ class AlarmService:
                 self._devices[device_id] = info
                 for series in [s for s in self._specs if s[0] == device_id]:
                     del self._specs[series]
+                    self._guard_generation += 1
+                    self._guards.pop(series, None)
         return info
 
     def site_of(self, device_id: str) -> str:
@@ -370,27 +383,39 @@ class AlarmService:
             self.metrics.alarm_errors.inc()
             log.exception("alarm evaluation failed")
 
+    def _guard(self, series: Series) -> tuple[float, float]:
+        generation = self._guard_generation
+        lo, hi = -math.inf, math.inf
+        for spec in self.specs(*series):
+            rec = self._records.get((series[0], series[1], spec.condition))
+            if rec is not None and (rec.condition_active or rec.pending_on_us is not None):
+                lo, hi = math.inf, -math.inf  # never inside: every sample takes the careful path
+                break
+            if spec.high:
+                hi = min(hi, spec.value)
+            else:
+                lo = max(lo, spec.value)
+        if generation == self._guard_generation:
+            self._guards[series] = (lo, hi)
+        return lo, hi
+
     def _observe(self, rows: Sequence[tuple[str, str, int, float, int, int]]) -> None:
         now = now_us()
-        by_series: dict[Series, list[tuple[int, float, int]]] = defaultdict(list)
-        specs_cache = self._specs
+        guards = self._guards
         records = self._records
         candidates: set[Series] = set()
         last_received: dict[str, int] = {}
-        for device_id, measurement, ts, value, quality, received in rows:
+        for device_id, measurement, _ts, value, quality, received in rows:
             last_received[device_id] = received
             if quality == INVALID_QUALITY:
                 continue
             series = (device_id, measurement)
-            specs = specs_cache.get(series)
-            if specs is None:
-                specs = self.specs(device_id, measurement)
-            if not specs:
+            band = guards.get(series)
+            if band is None:
+                band = self._guard(series)
+            if band[0] <= value <= band[1] or series in candidates:
                 continue
-            by_series[series].append((ts, value, received))
-            if series in candidates:
-                continue
-            for spec in specs:
+            for spec in self.specs(device_id, measurement):
                 rec = records.get((device_id, measurement, spec.condition))
                 if rec is None:
                     if spec.exceeds(value):
@@ -408,6 +433,11 @@ class AlarmService:
         ]
         if not candidates and not comm_back:
             return
+        by_series: dict[Series, list[tuple[int, float, int]]] = defaultdict(list)
+        if candidates:
+            for device_id, measurement, ts, value, quality, received in rows:
+                if quality != INVALID_QUALITY and (device_id, measurement) in candidates:
+                    by_series[(device_id, measurement)].append((ts, value, received))
         work = {s: sorted(by_series[s]) for s in candidates}
 
         def mutate(ws: Workspace) -> None:
@@ -507,6 +537,8 @@ class AlarmService:
                 cached = self._records.get((rec.device_id, rec.measurement, rec.condition))
                 if cached is None or cached.version < rec.version:
                     self._records[(rec.device_id, rec.measurement, rec.condition)] = rec.copy()
+                self._guard_generation += 1
+                self._guards.pop((rec.device_id, rec.measurement), None)
         for c in committed:
             self.metrics.alarm_transitions.labels(to_state=c.event["to_state"]).inc()
             if c.received_us is not None and c.event["action"] == "activate":
@@ -756,6 +788,8 @@ class AlarmService:
                 cached = self._records.get(key)
                 if cached is None or cached.version < rec.version:
                     self._records[key] = rec
+                    self._guard_generation += 1
+                    self._guards.pop((rec.device_id, rec.measurement), None)
         published = 0
         if self.broadcaster.subscribers:
             records = {(r.id): r for r in (record_from_row(row) for row in rows)}
