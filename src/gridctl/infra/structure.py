@@ -429,7 +429,7 @@ def _environment_drift(tree: TerraformTree) -> list[Finding]:
                     line,
                     "environments",
                     f"differs from {reference.name}/{name} at line {line}: environments share {name} word for word "
-                    "and differ only in terraform.tfvars and backend.tf",
+                    "(staging and prod link to dev's) and differ only in terraform.tfvars and backend.tf",
                 )
             )
     keys: dict[str, Path] = {}

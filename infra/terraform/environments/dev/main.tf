@@ -1,5 +1,5 @@
-# One GridOS environment. The three environments share this file word for word; they differ only in
-# terraform.tfvars and the state key in backend.tf (checked by `gridctl infra check`).
+# One GridOS environment. dev holds this file; staging and prod link to it (as to variables.tf, outputs.tf,
+# providers.tf and versions.tf), so the environments differ only in terraform.tfvars and backend.tf.
 
 data "azurerm_client_config" "current" {}
 

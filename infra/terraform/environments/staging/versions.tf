@@ -1,18 +1,1 @@
-terraform {
-  required_version = "~> 1.9.8"
-
-  required_providers {
-    azurerm = {
-      source  = "hashicorp/azurerm"
-      version = "~> 4.55.0"
-    }
-    random = {
-      source  = "hashicorp/random"
-      version = "~> 3.6.3"
-    }
-    time = {
-      source  = "hashicorp/time"
-      version = "~> 0.12.1"
-    }
-  }
-}
+../dev/versions.tf

@@ -10,26 +10,14 @@ output "vnet_name" {
 
 output "subnet_ids" {
   description = "Subnet IDs by role: aks_nodes, ingress, appgateway, postgresql, private_endpoints."
-  value = {
-    aks_nodes         = azurerm_subnet.aks_nodes.id
-    ingress           = azurerm_subnet.ingress.id
-    appgateway        = azurerm_subnet.appgateway.id
-    postgresql        = azurerm_subnet.postgresql.id
-    private_endpoints = azurerm_subnet.private_endpoints.id
-  }
+  value       = { for key, subnet in azurerm_subnet.this : key => subnet.id }
   # The NSGs must be attached before anything is placed in the subnets.
-  depends_on = [
-    azurerm_subnet_network_security_group_association.aks_nodes,
-    azurerm_subnet_network_security_group_association.ingress,
-    azurerm_subnet_network_security_group_association.appgateway,
-    azurerm_subnet_network_security_group_association.postgresql,
-    azurerm_subnet_network_security_group_association.private_endpoints,
-  ]
+  depends_on = [azurerm_subnet_network_security_group_association.this]
 }
 
 output "ingress_subnet_name" {
   description = "Name of the subnet of the ingress-nginx internal load balancer (its service annotation azure-load-balancer-internal-subnet)."
-  value       = azurerm_subnet.ingress.name
+  value       = azurerm_subnet.this["ingress"].name
 }
 
 output "ingress_private_ip" {
