@@ -105,10 +105,27 @@ def migrate() -> None:
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     interval: Annotated[float, typer.Option(help="seconds between simulated readings")] = 2.0,
+    mqtt_broker: Annotated[
+        str | None,
+        typer.Option(help="host:port of an MQTT broker: the fleet publishes there, GridOS subscribes"),
+    ] = None,
+    modbus: Annotated[
+        bool, typer.Option(help="serve site 'east' as Modbus TCP devices that GridOS polls")
+    ] = False,
+    modbus_port: Annotated[int, typer.Option(help="Modbus TCP port of the simulated devices")] = 5020,
 ) -> None:
     """Serve GridOS with a simulated fleet of 3 substations (~60 devices) streaming live data."""
-    from gridos.simulator.fleet import run_in_background
+    import os
 
+    from gridos.simulator.fleet import run_in_background
+    from gridos.simulator.protocols import prepare
+
+    try:
+        outputs = prepare(mqtt_broker, modbus_port if modbus else None, interval)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"gridos demo: {exc}", err=True)
+        raise typer.Exit(2) from None
+    os.environ.update(outputs.env)  # the connectors read GRIDOS_MQTT_* / GRIDOS_MODBUS_* like `serve` does
     admin_token = secrets.token_urlsafe(24)
     ingest_token = secrets.token_urlsafe(24)
     base = Settings()
@@ -118,16 +135,20 @@ def demo(
     url = f"http://{settings.host}:{settings.port}"
 
     async def start_simulator(application: object) -> None:
-        run_in_background(url, ingest_token, admin_token, interval)
+        run_in_background(url, ingest_token, admin_token, interval, outputs)
 
+    notes = "".join(f"  {note}\n" for note in outputs.notes)
     sys.stderr.write(
         f"\nGridOS {__version__} demo on {url}\n"
         f"  admin token: {admin_token}\n"
         f"  try: curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/scada/status\n"
         f"  operator view: {url}/#token={admin_token}\n"
-        f"  API docs: {url}/docs\n\n"
+        f"  API docs: {url}/docs\n{notes}\n"
     )
-    _run(settings, start_simulator)
+    try:
+        _run(settings, start_simulator)
+    finally:
+        outputs.close()
 
 
 @app.command()

@@ -143,7 +143,16 @@ def register_fleet(client: httpx.Client, fleet: list[SimDevice], admin_token: st
         r.raise_for_status()
 
 
-def run(url: str, ingest_token: str, admin_token: str, interval: float, stop: threading.Event) -> None:
+def run(
+    url: str,
+    ingest_token: str,
+    admin_token: str,
+    interval: float,
+    stop: threading.Event,
+    outputs: Any = None,
+) -> None:
+    """Register the fleet, then every `interval` send one reading per device: over HTTP by default, or
+    through `outputs` (gridos.simulator.protocols.ProtocolOutputs: MQTT publisher, Modbus registers)."""
     sim = FleetSimulator()
     with httpx.Client(base_url=url, timeout=10) as client:
         while not stop.is_set():
@@ -158,20 +167,29 @@ def run(url: str, ingest_token: str, admin_token: str, interval: float, stop: th
         headers = {"Authorization": f"Bearer {ingest_token}"}
         while not stop.is_set():
             started = time.monotonic()
+            batch = sim.tick()
+            if outputs is not None:
+                batch = outputs.send(batch)
             try:
-                r = client.post("/api/v1/scada/data", json=sim.tick(), headers=headers)
-                if r.status_code != 200:
-                    log.warning(
-                        "simulator batch rejected", extra={"status": r.status_code, "body": r.text[:300]}
-                    )
+                if batch:
+                    r = client.post("/api/v1/scada/data", json=batch, headers=headers)
+                    if r.status_code != 200:
+                        log.warning(
+                            "simulator batch rejected", extra={"status": r.status_code, "body": r.text[:300]}
+                        )
             except httpx.HTTPError as exc:
                 log.warning("simulator could not reach GridOS", extra={"error": str(exc)})
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
-def run_in_background(url: str, ingest_token: str, admin_token: str, interval: float) -> threading.Event:
+def run_in_background(
+    url: str, ingest_token: str, admin_token: str, interval: float, outputs: Any = None
+) -> threading.Event:
     stop = threading.Event()
     threading.Thread(
-        target=run, args=(url, ingest_token, admin_token, interval, stop), name="simulator", daemon=True
+        target=run,
+        args=(url, ingest_token, admin_token, interval, stop, outputs),
+        name="simulator",
+        daemon=True,
     ).start()
     return stop

@@ -170,3 +170,40 @@ class FleetRegisterWriter:
                     bank.write(register, value)
                     written += 1
         return written
+
+
+# Where the simulated fleet keeps each measurement: a mix of data types, word orders and scales, so that
+# the demo exercises the decoding GridOS does for real devices.
+FLEET_LAYOUT: dict[str, dict[str, Any]] = {
+    "voltage": {"address": 0, "data_type": "float32"},
+    "current": {"address": 2, "data_type": "float32", "word_order": "little"},
+    "active_power": {"address": 4, "data_type": "int32", "scale": 0.01},
+    "reactive_power": {"address": 6, "data_type": "int32", "scale": 0.01},
+    "power_factor": {"address": 8, "data_type": "int16", "scale": 0.0001},
+    "frequency": {"address": 9, "type": "input", "data_type": "uint16", "scale": 0.001},
+    "temperature": {"address": 10, "type": "input", "data_type": "int16", "scale": 0.1},
+    "breaker_closed": {"address": 0, "type": "coil", "data_type": "bool"},
+}
+
+
+def fleet_register_map(
+    sample_items: list[dict[str, Any]], host: str, port: int, poll_interval_s: float
+) -> dict[str, Any]:
+    """A register-map document (the YAML GridOS reads) for the devices of `sample_items`, one unit id
+    each, mapping the measurements each device actually reports."""
+    devices = []
+    for unit, item in enumerate(sample_items, start=1):
+        registers = [
+            {"measurement": name, **FLEET_LAYOUT[name]} for name in FLEET_LAYOUT if item.get(name) is not None
+        ]
+        devices.append({"device_id": item["device_id"], "unit": unit, "registers": registers})
+    return {
+        "defaults": {
+            "host": host,
+            "port": port,
+            "poll_interval_s": poll_interval_s,
+            "timeout_s": 1.0,
+            "retries": 1,
+        },
+        "devices": devices,
+    }

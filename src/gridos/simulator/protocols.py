@@ -1,0 +1,80 @@
+"""The demo's field-protocol paths: the simulated fleet publishing over MQTT and one site served as
+Modbus TCP devices that GridOS polls. `prepare()` returns the GRIDOS_* settings GridOS needs to consume
+them and the outputs object the fleet simulator sends its readings through."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from gridos.ingest.registermap import parse_register_map
+from gridos.simulator.fleet import FleetSimulator
+from gridos.simulator.modbus import FleetRegisterWriter, ModbusTcpSimulator, fleet_register_map
+from gridos.simulator.mqtt import MqttFleetPublisher, parse_address
+from gridos.telemetry.catalogue import build_catalogue
+
+MODBUS_SITE = "east"
+
+
+@dataclass
+class ProtocolOutputs:
+    """Where fleet readings go: Modbus registers for the Modbus site, MQTT for the rest when a broker is
+    given; whatever is left is returned to be posted over HTTP."""
+
+    mqtt: MqttFleetPublisher | None = None
+    modbus: FleetRegisterWriter | None = None
+    modbus_server: ModbusTcpSimulator | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def send(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.modbus is not None:
+            self.modbus.write(batch)
+            batch = [i for i in batch if i["device_id"] not in self.modbus.by_id]
+        if self.mqtt is not None:
+            self.mqtt.publish(batch)
+            return []
+        return batch
+
+    def close(self) -> None:
+        if self.mqtt:
+            self.mqtt.close()
+        if self.modbus_server:
+            self.modbus_server.stop()
+
+
+def prepare(
+    mqtt_broker: str | None, modbus_port: int | None, interval: float, workdir: Path | None = None
+) -> ProtocolOutputs:
+    """Raises ValueError (bad broker address) or OSError (Modbus port taken) with a one-line message."""
+    out = ProtocolOutputs()
+    if mqtt_broker:
+        host, port = parse_address(mqtt_broker)
+        out.env |= {"GRIDOS_MQTT_ENABLED": "true", "GRIDOS_MQTT_HOST": host, "GRIDOS_MQTT_PORT": str(port)}
+        out.mqtt = MqttFleetPublisher(host, port)
+        out.notes.append(f"fleet publishes over MQTT to {host}:{port} (gridos/<site>/<device>/telemetry)")
+    if modbus_port:
+        sample = [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{MODBUS_SITE}/")]
+        doc = fleet_register_map(sample, "127.0.0.1", modbus_port, poll_interval_s=interval)
+        devices = parse_register_map(doc, build_catalogue())
+        server = ModbusTcpSimulator(modbus_port, units=[d.unit for d in devices])
+        try:
+            server.start()
+        except RuntimeError as exc:
+            raise OSError(f"cannot serve Modbus TCP on 127.0.0.1:{modbus_port}: {exc}") from None
+        directory = workdir or Path(tempfile.mkdtemp(prefix="gridos-demo-"))
+        path = directory / "modbus-registers.yaml"
+        with path.open("w") as f:
+            YAML().dump(doc, f)
+        out.modbus_server = server
+        out.modbus = FleetRegisterWriter(devices, server.banks)
+        out.env |= {"GRIDOS_MODBUS_ENABLED": "true", "GRIDOS_MODBUS_REGISTER_MAP": str(path)}
+        out.notes.append(
+            f"site '{MODBUS_SITE}' ({len(devices)} devices) served as Modbus TCP on 127.0.0.1:{modbus_port}, "
+            f"polled by GridOS (register map {path})"
+        )
+    return out
