@@ -19,9 +19,10 @@ DEPLOY_PARTS = ("k8s", "schemas", "policies", "argocd")
 
 @pytest.fixture(scope="session")
 def gridos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GridosServer]:
-    with start_gridos(
-        tmp_path_factory.mktemp("gridos-reference"), env={"GRIDOS_LOG_LEVEL": "WARNING"}
-    ) as server:
+    server = start_gridos(
+        tmp_path_factory.mktemp("gridos-reference"), env={"GRIDOS_LOG_LEVEL": "WARNING"}, start=False
+    )
+    with server.start(timeout=180):  # generous: the suite shares a small CI machine with other suites
         yield server
 
 

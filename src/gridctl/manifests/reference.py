@@ -78,7 +78,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_gridos(command: list[str] | None = None, timeout: float = 60.0) -> Iterator[GridosReference]:
+def running_gridos(command: list[str] | None = None, timeout: float = 120.0) -> Iterator[GridosReference]:
     """Start GridOS on a free port of 127.0.0.1 with a temporary SQLite database; stop it afterwards."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="gridctl-validate-") as tmp:

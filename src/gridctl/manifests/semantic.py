@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gridctl.manifests.findings import Finding, ManifestObject
@@ -412,6 +413,73 @@ def check_runtime(t: Target) -> Iterator[Finding]:
             )
 
 
+GIT_REPOSITORY = "https://github.com/gridos/gridos.git"
+ENVIRONMENTS = ("dev", "staging", "prod")
+_ENV_TEMPLATE = re.compile(r"\{\{[^}]*gridos\.io/environment[^}]*\}\}")
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][\w.]+)?$")
+
+
+def _application_specs(t: Target) -> Iterator[tuple[ManifestObject, dict[str, Any]]]:
+    for app in t.of_kind("Application"):
+        yield app, app.doc.get("spec") or {}
+    for appset in t.of_kind("ApplicationSet"):
+        yield appset, ((appset.doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def _expand(text: str) -> list[str]:
+    """A path or value file per environment when it is templated on the environment label."""
+    return [_ENV_TEMPLATE.sub(env, text) for env in ENVIRONMENTS] if _ENV_TEMPLATE.search(text) else [text]
+
+
+def check_argocd(t: Target, root: Path) -> Iterator[Finding]:
+    """Applications and ApplicationSets: their project exists and allows their sources and destination
+    namespace; paths and value files of this repository exist (per environment when templated); charts are
+    pinned to an exact version."""
+    projects = {p.name: p.doc.get("spec") or {} for p in t.of_kind("AppProject")}
+    for obj, spec in _application_specs(t):
+        project = spec.get("project")
+        if project != "default" and project not in projects:
+            if projects:
+                yield Finding.of("argocd", obj, f"project {project!r} is not defined")
+            continue
+        allowed = projects.get(str(project), {})
+        sources = [spec["source"]] if spec.get("source") else list(spec.get("sources") or [])
+        for source in sources:
+            repo = source.get("repoURL")
+            if (
+                allowed
+                and repo not in (allowed.get("sourceRepos") or [])
+                and "*" not in (allowed.get("sourceRepos") or [])
+            ):
+                yield Finding.of("argocd", obj, f"source {repo} is not in project {project!r} sourceRepos")
+            if source.get("chart") and not _EXACT_VERSION.match(str(source.get("targetRevision", ""))):
+                yield Finding.of(
+                    "argocd",
+                    obj,
+                    f"chart {source['chart']} targetRevision {source.get('targetRevision')!r} "
+                    "is not an exact version",
+                )
+            if repo == GIT_REPOSITORY and source.get("path"):
+                for path in _expand(str(source["path"])):
+                    if not (root / path / "kustomization.yaml").is_file():
+                        yield Finding.of(
+                            "argocd", obj, f"path {path} has no kustomization.yaml in this repository"
+                        )
+            for value_file in (source.get("helm") or {}).get("valueFiles") or []:
+                if str(value_file).startswith("$values/"):
+                    for path in _expand(str(value_file).removeprefix("$values/")):
+                        if not (root / path).is_file():
+                            yield Finding.of(
+                                "argocd", obj, f"value file {path} does not exist in this repository"
+                            )
+        namespace = (spec.get("destination") or {}).get("namespace")
+        destinations = allowed.get("destinations") or []
+        if allowed and namespace and not any(d.get("namespace") in (namespace, "*") for d in destinations):
+            yield Finding.of(
+                "argocd", obj, f"destination namespace {namespace!r} is not allowed by project {project!r}"
+            )
+
+
 CHECKS: list[Callable[[Target], Iterator[Finding]]] = [
     check_selectors,
     check_references,
@@ -422,9 +490,13 @@ CHECKS: list[Callable[[Target], Iterator[Finding]]] = [
 ]
 
 
-def check_target(objects: list[ManifestObject], reference: GridosReference | None) -> list[Finding]:
+def check_target(
+    objects: list[ManifestObject], reference: GridosReference | None, root: Path | None = None
+) -> list[Finding]:
     t = Target(objects)
     findings = [f for check in CHECKS for f in check(t)]
+    if root is not None:
+        findings += list(check_argocd(t, root))
     findings += list(check_probes(t, reference))
     if reference is not None:
         findings += list(check_metrics(t, reference))

@@ -93,7 +93,7 @@ def validate(options: ValidationOptions) -> ValidationReport:
                 report.steps.append("metrics")
                 report.metrics_source = reference.url
             for _, objs in rendered:
-                report.findings += check_target(objs, reference)
+                report.findings += check_target(objs, reference, options.root)
     if "policies" not in options.skip:
         report.steps.append("policies")
         report.findings += policies.evaluate(options.root / "deploy" / "policies", [o for _, o in rendered])
