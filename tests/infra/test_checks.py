@@ -409,3 +409,15 @@ def test_unused_variable(tree: Path) -> None:
     assert [(f.line, f.message) for f in findings] == [
         (line_of(variables, 'variable "sku"'), "variable 'sku' is declared but never used")
     ]
+
+
+def test_cli_docs_check_and_write(tree: Path) -> None:
+    runner = CliRunner()
+    readme = tree / "modules" / "monitoring" / "README.md"
+    readme.write_text(readme.read_text().replace("| `workspace_id` |", "| `workspace` |"))
+    failed = runner.invoke(app, ["infra", "docs", "--root", str(tree)])
+    assert failed.exit_code == 1
+    assert f"{readme}:" in failed.stderr and "output 'workspace_id'" in failed.stderr
+    written = runner.invoke(app, ["infra", "docs", "--root", str(tree), "--write"])
+    assert written.exit_code == 0 and f"wrote {readme}" in written.stdout
+    assert runner.invoke(app, ["infra", "docs", "--root", str(tree)]).exit_code == 0

@@ -86,11 +86,9 @@ module "identity" {
   resource_group_name = azurerm_resource_group.this.name
   aks_oidc_issuer_url = module.aks.oidc_issuer_url
   key_vault_id        = module.keyvault.key_vault_id
-  github_oidc_subjects = {
-    main        = "repo:${var.github_repository}:ref:refs/heads/main"
-    environment = "repo:${var.github_repository}:environment:${var.environment}"
-  }
-  tags = local.tags
+  github_repository   = var.github_repository
+  github_environment  = var.environment
+  tags                = local.tags
 }
 
 module "acr" {

@@ -13,14 +13,25 @@ resource "azurerm_user_assigned_identity" "github_ci" {
   tags                = var.tags
 }
 
-resource "azurerm_federated_identity_credential" "github_ci" {
-  for_each            = var.github_oidc_subjects
-  name                = "github-${each.key}"
+resource "azurerm_federated_identity_credential" "github_main" {
+  name                = "github-main"
   resource_group_name = var.resource_group_name
   parent_id           = azurerm_user_assigned_identity.github_ci.id
   issuer              = local.github_issuer
-  subject             = each.value
+  subject             = "repo:${var.github_repository}:ref:refs/heads/main"
   audience            = local.audience
+}
+
+# Azure rejects concurrent writes of federated credentials under one identity: one after the other.
+resource "azurerm_federated_identity_credential" "github_environment" {
+  name                = "github-environment-${var.github_environment}"
+  resource_group_name = var.resource_group_name
+  parent_id           = azurerm_user_assigned_identity.github_ci.id
+  issuer              = local.github_issuer
+  subject             = "repo:${var.github_repository}:environment:${var.github_environment}"
+  audience            = local.audience
+
+  depends_on = [azurerm_federated_identity_credential.github_main]
 }
 
 resource "azurerm_user_assigned_identity" "gridos" {

@@ -17,16 +17,21 @@ variable "resource_group_name" {
   description = "Resource group of the identities."
 }
 
-variable "github_oidc_subjects" {
-  type        = map(string)
-  description = "GitHub Actions OIDC subjects the CI identity trusts: a credential name => subject, e.g. main = repo:org/gridos:ref:refs/heads/main."
+variable "github_repository" {
+  type        = string
+  description = "GitHub repository (owner/name) whose workflows may sign in as the CI identity: pushes to main and jobs of the environment named by github_environment."
   validation {
-    condition     = alltrue([for subject in values(var.github_oidc_subjects) : startswith(subject, "repo:")])
-    error_message = "Every GitHub OIDC subject starts with repo:<owner>/<name>:."
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github_repository))
+    error_message = "github_repository must be owner/name."
   }
+}
+
+variable "github_environment" {
+  type        = string
+  description = "GitHub environment whose jobs may sign in as the CI identity (subject repo:<owner>/<name>:environment:<github_environment>)."
   validation {
-    condition     = alltrue([for key in keys(var.github_oidc_subjects) : can(regex("^[a-zA-Z0-9][a-zA-Z0-9_-]{0,100}$", key))])
-    error_message = "Credential names are letters, digits, hyphens and underscores."
+    condition     = can(regex("^[A-Za-z0-9_.-]+$", var.github_environment))
+    error_message = "github_environment must be a GitHub environment name."
   }
 }
 
