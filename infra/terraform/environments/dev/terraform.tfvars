@@ -14,7 +14,7 @@ subnet_cidrs = {
 }
 zones = ["1"]
 
-kubernetes_version          = "1.33"
+kubernetes_version          = "1.34"
 aks_sku_tier                = "Free"
 aks_private_cluster_enabled = false
 system_node_pool = {

@@ -44,7 +44,7 @@ variable "zones" {
 
 variable "kubernetes_version" {
   type        = string
-  description = "Kubernetes minor version of AKS, e.g. 1.33."
+  description = "Kubernetes minor version of AKS, e.g. 1.34."
 }
 
 variable "aks_sku_tier" {

@@ -14,7 +14,7 @@ subnet_cidrs = {
 }
 zones = ["1", "2", "3"]
 
-kubernetes_version          = "1.33"
+kubernetes_version          = "1.34"
 aks_sku_tier                = "Standard"
 aks_private_cluster_enabled = true
 system_node_pool = {

@@ -19,10 +19,10 @@ variable "resource_group_name" {
 
 variable "kubernetes_version" {
   type        = string
-  description = "Kubernetes minor version of the control plane and node pools, e.g. 1.33 (patches follow the automatic upgrade channel)."
+  description = "Kubernetes minor version of the control plane and node pools, e.g. 1.34 (patches follow the automatic upgrade channel)."
   validation {
     condition     = can(regex("^1\\.[0-9]{2}$", var.kubernetes_version))
-    error_message = "kubernetes_version must be a minor version such as 1.33."
+    error_message = "kubernetes_version must be a minor version such as 1.34."
   }
 }
 
