@@ -81,24 +81,58 @@ def test_missing_required_variable(tree: Path) -> None:
     assert "modules/network/variables.tf:" in finding.message
 
 
-def test_dangling_module_output_reference(tree: Path) -> None:
-    outputs = tree / "environments" / "staging" / "outputs.tf"
-    line = plant(outputs, "value       = module.aks.oidc_issuer_url", "value       = module.aks.issuer_url")
-    findings = only(run_checks(tree), "references", outputs)
-    assert [(f.line, f.message) for f in findings] == [
-        (line, "module.aks.issuer_url: modules/aks has no output 'issuer_url'")
-    ]
-
-
-def test_reference_to_a_module_that_is_not_called(tree: Path) -> None:
-    main = tree / "environments" / "prod" / "main.tf"
-    line = plant(
-        main,
-        "  key_vault_id        = module.keyvault.key_vault_id\n  certificate_issuer",
-        "  key_vault_id        = module.vault.key_vault_id\n  certificate_issuer",
-    )
-    [finding] = only(run_checks(tree), "references", main)
-    assert finding.line == line and "no module 'vault'" in finding.message
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "check", "message"),
+    [
+        pytest.param(
+            "environments/staging/outputs.tf",
+            "value       = module.aks.oidc_issuer_url",
+            "value       = module.aks.issuer_url",
+            "references",
+            "module.aks.issuer_url: modules/aks has no output 'issuer_url'",
+            id="dangling-module-output",
+        ),
+        pytest.param(
+            "environments/prod/main.tf",
+            "  key_vault_id        = module.keyvault.key_vault_id\n  certificate_issuer",
+            "  key_vault_id        = module.vault.key_vault_id\n  certificate_issuer",
+            "references",
+            "module.vault.key_vault_id: no module 'vault' is called here",
+            id="module-not-called",
+        ),
+        pytest.param(
+            "modules/monitoring/main.tf",
+            '  sku                 = "PerGB2018"',
+            '  sku                 = = "PerGB2018"',
+            "parse",
+            "does not parse:",
+            id="parse-error",
+        ),
+        pytest.param(
+            "environments/prod/main.tf",
+            "  sku_tier                        = var.aks_sku_tier\n",
+            '  sku_tier                        = "Premium"\n',
+            "environments",
+            "differs from dev/main.tf",
+            id="environment-drift",
+        ),
+        pytest.param(
+            "environments/prod/backend.tf",
+            'key                  = "gridos-prod.tfstate"',
+            'key                  = "gridos-staging.tfstate"',
+            "environments",
+            "state key 'gridos-staging.tfstate' is also used by staging",
+            id="shared-state-key",
+        ),
+    ],
+)
+def test_planted_mistake_is_reported_at_its_line(
+    tree: Path, relative: str, old: str, new: str, check: str, message: str
+) -> None:
+    path = tree / relative
+    line = plant(path, old, new)
+    findings = only(run_checks(tree), check, path)
+    assert [(f.line, message in f.message) for f in findings] == [(line, True)], findings
 
 
 def test_reference_to_an_undeclared_variable_or_resource(tree: Path) -> None:
@@ -307,40 +341,11 @@ def test_output_without_description(tree: Path) -> None:
     assert finding.line == line_of(outputs, 'output "registry_name"')
 
 
-def test_parse_error_names_file_and_line(tree: Path) -> None:
-    main = tree / "modules" / "monitoring" / "main.tf"
-    line = plant(main, '  sku                 = "PerGB2018"', '  sku                 = = "PerGB2018"')
-    findings = only(run_checks(tree), "parse", main)
-    assert [f.line for f in findings] == [line]
-
-
 def test_tfvars_assigning_an_undeclared_variable(tree: Path) -> None:
     tfvars = tree / "environments" / "staging" / "terraform.tfvars"
     tfvars.write_text(tfvars.read_text() + "node_count = 3\n")
     [finding] = only(run_checks(tree), "tfvars", tfvars)
     assert finding.line == line_of(tfvars, "node_count = 3")
-
-
-def test_environments_drift(tree: Path) -> None:
-    main = tree / "environments" / "prod" / "main.tf"
-    line = plant(
-        main,
-        "  sku_tier                        = var.aks_sku_tier\n",
-        '  sku_tier                        = "Premium"\n',
-    )
-    [finding] = only(run_checks(tree), "environments", main)
-    assert finding.line == line and "differs from dev/main.tf" in finding.message
-
-
-def test_environments_sharing_a_state_key(tree: Path) -> None:
-    backend = tree / "environments" / "prod" / "backend.tf"
-    line = plant(
-        backend,
-        'key                  = "gridos-prod.tfstate"',
-        'key                  = "gridos-staging.tfstate"',
-    )
-    [finding] = only(run_checks(tree), "environments", backend)
-    assert finding.line == line and "also used by staging" in finding.message
 
 
 def test_required_variable_missing_from_tfvars_and_workflow(tree: Path, tmp_path: Path) -> None:
