@@ -7,6 +7,7 @@ with the app.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import FastAPI
@@ -40,6 +41,12 @@ def install(app: FastAPI) -> None:
 
     if mqtt_settings.enabled:
         from gridos.ingest.mqtt import MqttConnector
+
+        if app.state.settings.workers > 1:
+            # Every uvicorn worker builds its own app: one client id each, or the broker would keep
+            # disconnecting one session in favour of the other. Such sessions are not resumed after a
+            # restart (docs/runbooks/connectors.md): run one worker per replica with MQTT.
+            mqtt_settings.client_id = f"{mqtt_settings.client_id}-{os.getpid()}"
 
         connector = MqttConnector(mqtt_settings, app.state.telemetry, app.state.metrics)
         app.state.mqtt = connector
