@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, update
 
 from gridos.alarms import model
 from gridos.alarms.config import AlarmSettings
@@ -475,10 +475,15 @@ class AlarmService:
         committed: list[Committed] = []
         with self.engine.begin() as conn:
             if self.postgres:
-                for device_id, measurement in keys:
-                    conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(device_id, measurement)}
-                    )
+                # One round trip; the locks are taken in the sorted order of `keys` (no deadlock). The
+                # notification is delivered only if this commits: other replicas then sync at once.
+                conn.execute(
+                    text(
+                        "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', '') "
+                        "FROM unnest(CAST(:keys AS bigint[])) AS k"
+                    ),
+                    {"keys": [lock_key(d, m) for d, m in keys]},
+                )
             else:
                 # Take SQLite's write lock before reading, so the read cannot go stale under another writer.
                 conn.execute(delete(alarm_outbox).where(alarm_outbox.c.id == -1))
@@ -492,44 +497,50 @@ class AlarmService:
             mutate(ws)
             at = now_us()
             changed = ws.changed()
+            updates = []
             for rec in changed:
                 rec.version += 1
                 values = record_values(rec, at)
                 if rec.id is None:
                     rec.id = conn.execute(insert(alarms).values(values).returning(alarms.c.id)).scalar_one()
                 else:
-                    conn.execute(update(alarms).where(alarms.c.id == rec.id).values(values))
+                    updates.append(values | {"_id": rec.id})
+            if updates:
+                conn.execute(update(alarms).where(alarms.c.id == bindparam("_id")), updates)
+            event_rows = []
             for key, tr in ws.transitions:
                 rec = ws.records[key]
-                values = {
-                    "alarm_id": rec.id,
-                    "device_id": rec.device_id,
-                    "measurement": rec.measurement,
-                    "condition": rec.condition.value,
-                    "site": rec.site,
-                    "priority": rec.priority.value,
-                    "action": tr.action,
-                    "from_state": tr.from_state.value,
-                    "to_state": tr.to_state.value,
-                    "at_us": tr.at_us,
-                    "actor": tr.actor,
-                    "comment": tr.comment,
-                    "value": tr.value,
-                    "limit_value": tr.limit,
-                    "sample_ts_us": tr.sample_ts_us,
-                    "received_us": tr.received_us,
-                }
-                event_id = conn.execute(
-                    insert(alarm_events).values(values).returning(alarm_events.c.id)
-                ).scalar_one()
-                event = event_view(values | {"id": event_id})
-                event["alarm"] = alarm_view(rec)
-                committed.append(Committed(event, tr.received_us))
+                event_rows.append(
+                    {
+                        "alarm_id": rec.id,
+                        "device_id": rec.device_id,
+                        "measurement": rec.measurement,
+                        "condition": rec.condition.value,
+                        "site": rec.site,
+                        "priority": rec.priority.value,
+                        "action": tr.action,
+                        "from_state": tr.from_state.value,
+                        "to_state": tr.to_state.value,
+                        "at_us": tr.at_us,
+                        "actor": tr.actor,
+                        "comment": tr.comment,
+                        "value": tr.value,
+                        "limit_value": tr.limit,
+                        "sample_ts_us": tr.sample_ts_us,
+                        "received_us": tr.received_us,
+                    }
+                )
+            if event_rows:
+                ids = conn.execute(
+                    insert(alarm_events).returning(alarm_events.c.id, sort_by_parameter_order=True),
+                    event_rows,
+                ).scalars()
+                for (key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
+                    event = event_view(values | {"id": event_id})
+                    event["alarm"] = alarm_view(ws.records[key])
+                    committed.append(Committed(event, tr.received_us))
             if committed and self.sinks:
                 self._enqueue(conn, committed, at)
-            if committed and self.postgres:
-                # Delivered at commit: other replicas wake up and sync at once (see listen()).
-                conn.execute(text("SELECT pg_notify('gridos_alarms', '')"))
         # Committed: now the cache, the metrics and the live streams.
         done = now_us()
         with self._lock:
