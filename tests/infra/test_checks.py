@@ -426,3 +426,23 @@ def test_cli_docs_check_and_write(tree: Path) -> None:
     written = runner.invoke(app, ["infra", "docs", "--root", str(tree), "--write"])
     assert written.exit_code == 0 and f"wrote {readme}" in written.stdout
     assert runner.invoke(app, ["infra", "docs", "--root", str(tree)]).exit_code == 0
+
+
+def test_module_without_any_validation(tree: Path) -> None:
+    variables = tree / "modules" / "monitoring" / "variables.tf"
+    lines = variables.read_text().splitlines(keepends=True)
+    kept: list[str] = []
+    depth = 0
+    for line in lines:  # drop every validation block
+        if line.strip().startswith("validation {"):
+            depth = 1
+            continue
+        if depth:
+            depth += line.count("{") - line.count("}")
+            continue
+        kept.append(line)
+    variables.write_text("".join(kept))
+    findings = only(run_checks(tree, ("structure",)), "variables", variables)
+    assert [(f.line, f.message) for f in findings] == [
+        (1, "module monitoring validates none of its variables")
+    ]

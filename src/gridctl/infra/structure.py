@@ -30,6 +30,8 @@ BUILTIN_PROVIDERS = frozenset({"terraform"})
 def check_structure(tree: TerraformTree) -> list[Finding]:
     findings: list[Finding] = []
     findings += _layout(tree)
+    for module in tree.modules.values():
+        findings += _validations(module)
     for config in [*tree.modules.values(), *tree.environments.values()]:
         findings += _declarations(config)
         findings += _unused(config)
@@ -101,6 +103,15 @@ def _declarations(config: Config) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _validations(module: Config) -> list[Finding]:
+    """A module guards its inputs: at least one variable carries a validation block."""
+    variables = module.variables()
+    if not variables or any(v.block.children("validation") for v in variables.values()):
+        return []
+    path = module.directory / "variables.tf"
+    return [Finding(path, 1, "variables", f"module {module.name} validates none of its variables")]
 
 
 def _unused(config: Config) -> list[Finding]:
