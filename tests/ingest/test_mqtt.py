@@ -127,6 +127,8 @@ def test_malformed_storm_goes_to_dead_letters_without_stalling(
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 @pytest.mark.parametrize("shared_group", ["", "gridos"], ids=["plain", "shared"])
 def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
     broker: MosquittoBroker,

@@ -141,3 +141,19 @@ def test_load_reports_the_file(tmp_path: Path) -> None:
     bad.write_text("devices: [\n")
     with pytest.raises(ConnectorConfigError, match="not valid YAML"):
         load_register_map(bad, CATALOGUE)
+
+
+def test_validator_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gridos.ingest.registermap import main
+
+    example = Path(__file__).parents[2] / "src/gridos/ingest/examples/registers.yaml"
+    assert main([str(example)]) == 0
+    assert "ok (2 devices, 8 registers)" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "devices:\n  - device_id: x\n    host: h\n    registers: [{measurement: voltage, address: -1}]\n"
+    )
+    assert main([str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "registers.0.address" in err, err
+    assert main([]) == 2

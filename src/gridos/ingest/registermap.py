@@ -196,5 +196,35 @@ def load_register_map(path: Path, catalogue: dict[str, Measurement]) -> list[Mod
             f"GRIDOS_MODBUS_REGISTER_MAP: cannot read {path}: {exc.strerror}"
         ) from None
     except YAMLError as exc:
-        raise ConnectorConfigError(f"{path}: not valid YAML: {exc}") from None
+        one_line = " ".join(
+            part.strip() for part in str(exc).splitlines() if part.strip() and part.strip() != "^"
+        )
+        raise ConnectorConfigError(f"{path}: not valid YAML: {one_line}") from None
     return parse_register_map(data, catalogue, str(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gridos.ingest.registermap FILE...`: validate register maps offline (make check-ingest)."""
+    import sys
+
+    from gridos.telemetry.catalogue import build_catalogue
+
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        print("usage: python -m gridos.ingest.registermap FILE...", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in paths:
+        try:
+            devices = load_register_map(Path(path), build_catalogue())
+        except ConnectorConfigError as exc:
+            print(f"{exc}", file=sys.stderr)
+            failed += 1
+        else:
+            registers = sum(len(d.registers) for d in devices)
+            print(f"{path}: ok ({len(devices)} devices, {registers} registers)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
