@@ -287,6 +287,64 @@ def check_probes(t: Target, reference: GridosReference | None) -> Iterator[Findi
                     )
 
 
+_WEB_URL = re.compile(r"^https?://([^/:]+)(?::\d+)?(/[^?#]*)?")
+
+
+def check_web_metrics(t: Target, reference: GridosReference | None) -> Iterator[Finding]:
+    """Web metrics of AnalysisTemplates call a Service of the target, on a path that answers 200 on a running
+    GridOS."""
+    services = {s.name for s in t.of_kind("Service")}
+    for at in t.of_kind("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        for metric in (at.doc.get("spec") or {}).get("metrics") or []:
+            web = (metric.get("provider") or {}).get("web") or {}
+            m = _WEB_URL.match(str(web.get("url", "")))
+            if not m:
+                continue
+            where = f"metric {metric.get('name')!r} url {web['url']!r}"
+            host, path = m.group(1), m.group(2) or "/"
+            service = host.split(".", 1)[0]
+            if "." in host and host.split(".")[-1] in ("svc", "local") and service not in services:
+                yield Finding.of("reference", at, f"{where}: no Service {service!r} in the target")
+            if reference is not None and reference.status(path) != 200:
+                yield Finding.of(
+                    "probes",
+                    at,
+                    f"{where}: GET {path} answers {reference.status(path) or 'nothing'} on a running GridOS",
+                )
+
+
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ClusterSecretStore",
+        "CustomResourceDefinition",
+        "ClusterAnalysisTemplate",
+        "IngressClass",
+        "PriorityClass",
+        "StorageClass",
+        "PersistentVolume",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+    }
+)
+
+
+def check_namespaces(t: Target) -> Iterator[Finding]:
+    """In a target that sets a namespace, every namespaced object has it (a component's resources added after
+    an overlay's namespace transformer silently land in `default`)."""
+    namespaced = [o for o in t.objects if o.kind not in CLUSTER_SCOPED]
+    namespaces = {o.namespace for o in namespaced if o.namespace}
+    if len(namespaces) == 1:
+        (expected,) = namespaces
+        for o in namespaced:
+            if not o.namespace:
+                yield Finding.of(
+                    "namespace", o, f"has no namespace while the rest of the target is in {expected!r}"
+                )
+
+
 def _image_environment(obj: ManifestObject) -> str | None:
     return obj.labels.get("gridos.io/environment") or obj.environment
 
@@ -487,6 +545,7 @@ CHECKS: list[Callable[[Target], Iterator[Finding]]] = [
     check_images,
     check_hooks,
     check_runtime,
+    check_namespaces,
 ]
 
 
@@ -498,6 +557,7 @@ def check_target(
     if root is not None:
         findings += list(check_argocd(t, root))
     findings += list(check_probes(t, reference))
+    findings += list(check_web_metrics(t, reference))
     if reference is not None:
         findings += list(check_metrics(t, reference))
     return findings

@@ -1,0 +1,54 @@
+"""The blue-green component as the supported combinations render it (deploy/k8s/tests/*-blue-green)."""
+
+from __future__ import annotations
+
+from gridctl.manifests.render import discover_targets, render
+from tests.deploy.conftest import ROOT, Repo
+from tests.deploy.test_planted_mistakes import only
+
+COMPONENT = "deploy/k8s/components/blue-green"
+
+
+def test_combination_replaces_the_canary() -> None:
+    (target,) = [t for t in discover_targets(ROOT) if t.name == "deploy/k8s/tests/prod-blue-green"]
+    objects = render(target, ROOT)
+    (rollout,) = [o.doc for o in objects if o.kind == "Rollout"]
+    strategy = rollout["spec"]["strategy"]
+    assert set(strategy) == {"blueGreen"} and strategy["blueGreen"]["autoPromotionEnabled"] is False
+    services = {o.name for o in objects if o.kind == "Service"}
+    assert {"gridos-active", "gridos-preview"} <= services and not {
+        "gridos-stable",
+        "gridos-canary",
+    } & services
+    (ingress,) = [o.doc for o in objects if o.kind == "Ingress"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "gridos-active"
+    assert {o.namespace for o in objects} == {"gridos"}
+
+
+def test_preview_service_missing(repo: Repo) -> None:
+    repo.plant(f"{COMPONENT}/kustomization.yaml", "  - service-preview.yaml\n", "")
+    found = repo.findings("prod-blue-green", check="reference")
+    only(found, "deploy/k8s/base/rollout.yaml", "Rollout/gridos", "previewService 'gridos-preview'")
+    only(
+        found,
+        f"{COMPONENT}/analysistemplate-preview-health.yaml",
+        "AnalysisTemplate/gridos-preview-health",
+        "gridos-preview",
+    )
+
+
+def test_preview_check_on_an_endpoint_gridos_does_not_serve(repo: Repo) -> None:
+    repo.plant(f"{COMPONENT}/analysistemplate-preview-health.yaml", "svc/health/ready", "svc/ready")
+    found = repo.findings("dev-blue-green", check="probes")
+    only(
+        found,
+        f"{COMPONENT}/analysistemplate-preview-health.yaml",
+        "AnalysisTemplate/gridos-preview-health",
+        "/ready",
+    )
+
+
+def test_component_resources_outside_the_namespace(repo: Repo) -> None:
+    repo.plant("deploy/k8s/tests/dev-blue-green/kustomization.yaml", "namespace: gridos\n", "")
+    found = repo.findings("dev-blue-green", check="namespace")
+    only(found, f"{COMPONENT}/service-active.yaml", "Service/gridos-active", "'gridos'")
