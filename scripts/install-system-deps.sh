@@ -23,6 +23,6 @@ fi
 # checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
 if ! [[ -x .venv-checkov/bin/checkov ]]; then
   python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
-  python3 -m uv venv -q .venv-checkov
-  VIRTUAL_ENV=.venv-checkov python3 -m uv pip sync -q tools/checkov.lock.txt
+  python3 -m uv venv -q --clear .venv-checkov
+  python3 -m uv pip sync -q --python .venv-checkov/bin/python tools/checkov.lock.txt
 fi
