@@ -212,8 +212,8 @@ class MqttConnector:
             self.client.ack(message.mid, message.qos)
 
     def _rows(self, batch: list[mqtt.MQTTMessage], dead: set[int]) -> list[Row]:
-        rows: list[Row] = []
         received = datetime.now(UTC)
+        parsed: list[tuple[int, list[Any]]] = []
         for index, message in enumerate(batch):
             if index in dead:
                 continue
@@ -223,19 +223,31 @@ class MqttConnector:
                 content_type = props.ContentType
             try:
                 # Parsing is pure: whatever it raises is the message's fault, never a reason to retry.
-                items = self._parse(bytes(message.payload), content_type)
+                parsed.append((index, self._parse(bytes(message.payload), content_type)))
             except (InvalidInput, PayloadTooLarge) as exc:
                 self._dead_letter(message, exc.detail)
                 dead.add(index)
-                continue
             except Exception as exc:
                 self._dead_letter(message, f"unreadable payload: {type(exc).__name__}: {exc}")
                 dead.add(index)
-                continue
+        # The rules that need the clock and the registry (time window, unknown devices, batch size) run
+        # once over the whole batch; only when that fails is each message checked alone, to find the bad
+        # ones. A batch-size rejection is not a message's fault: the rules then apply per message.
+        everything = [item for _, items in parsed for item in items]
+        if (
+            everything
+            and len(everything) * len(self.telemetry.catalogue) <= self.telemetry.settings.max_batch_samples
+        ):
+            try:
+                return self.telemetry.to_rows(everything, received)
+            except (InvalidInput, PayloadTooLarge):
+                pass
+        rows: list[Row] = []
+        for index, items in parsed:
             try:
                 rows.extend(self.telemetry.to_rows(items, received))
-            except (InvalidInput, PayloadTooLarge) as exc:  # rules (time window, unknown device, size)
-                self._dead_letter(message, exc.detail)
+            except (InvalidInput, PayloadTooLarge) as exc:
+                self._dead_letter(batch[index], exc.detail)
                 dead.add(index)
         return rows
 
