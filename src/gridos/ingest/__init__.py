@@ -35,9 +35,7 @@ def install(app: FastAPI) -> None:
     """Attach the connectors: readiness details, start/stop hooks; nothing runs until start-up."""
     mqtt_settings: MqttSettings = _load(MqttSettings)
     modbus_settings: ModbusSettings = _load(ModbusSettings)
-    health = app.state.health
-    app.state.mqtt = None
-    app.state.modbus = None
+    connectors: dict[str, Any] = {"mqtt": None, "modbus": None}
 
     if mqtt_settings.enabled:
         from gridos.ingest.mqtt import MqttConnector
@@ -47,21 +45,7 @@ def install(app: FastAPI) -> None:
             # disconnecting one session in favour of the other. Such sessions are not resumed after a
             # restart (docs/runbooks/connectors.md): run one worker per replica with MQTT.
             mqtt_settings.client_id = f"{mqtt_settings.client_id}-{os.getpid()}"
-
-        connector = MqttConnector(mqtt_settings, app.state.telemetry, app.state.metrics)
-        app.state.mqtt = connector
-        health.extra["mqtt"] = connector.health
-
-        async def start_mqtt(app: FastAPI) -> None:
-            connector.start()
-
-        async def stop_mqtt(app: FastAPI) -> None:
-            await run_in_threadpool(connector.stop)
-
-        app.state.startup_hooks.append(start_mqtt)
-        app.state.shutdown_hooks.append(stop_mqtt)
-    else:
-        health.extra["mqtt"] = _disabled
+        connectors["mqtt"] = MqttConnector(mqtt_settings, app.state.telemetry, app.state.metrics)
 
     if modbus_settings.enabled:
         from gridos.ingest.modbus import ModbusPoller
@@ -69,19 +53,27 @@ def install(app: FastAPI) -> None:
 
         assert modbus_settings.register_map is not None
         devices = load_register_map(modbus_settings.register_map, app.state.telemetry.catalogue)
-        poller = ModbusPoller(
+        connectors["modbus"] = ModbusPoller(
             devices, app.state.telemetry, app.state.metrics, lambda: getattr(app.state, "alarms", None)
         )
-        app.state.modbus = poller
-        health.extra["modbus"] = poller.health
 
-        async def start_modbus(app: FastAPI) -> None:
-            poller.start()
+    for name, connector in connectors.items():
+        _attach(app, name, connector)
 
-        async def stop_modbus(app: FastAPI) -> None:
-            await run_in_threadpool(poller.stop)
 
-        app.state.startup_hooks.append(start_modbus)
-        app.state.shutdown_hooks.append(stop_modbus)
-    else:
-        health.extra["modbus"] = _disabled
+def _attach(app: FastAPI, name: str, connector: Any) -> None:
+    """app.state.<name>, readiness check `name`, started with the app and stopped before the engine."""
+    setattr(app.state, name, connector)
+    if connector is None:
+        app.state.health.extra[name] = _disabled
+        return
+    app.state.health.extra[name] = connector.health
+
+    async def start(app: FastAPI) -> None:
+        connector.start()
+
+    async def stop(app: FastAPI) -> None:
+        await run_in_threadpool(connector.stop)
+
+    app.state.startup_hooks.append(start)
+    app.state.shutdown_hooks.append(stop)
