@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ from tests.ingest.conftest import (
     sample_count,
     wait_for,
 )
-from tests.support.mosquitto import MosquittoBroker
+from tests.support.mosquitto import MosquittoBroker, running_mosquitto
 
 pytestmark = pytest.mark.mqtt
 
@@ -234,3 +235,21 @@ def test_bad_connector_settings_fail_at_start_up(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GRIDOS_MQTT_PORT", "70000")
     with pytest.raises(ConnectorConfigError, match="GRIDOS_MQTT_PORT"):
         create_app(make_settings())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_credentials_are_used_and_a_refusal_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    with running_mosquitto(tmp_path / "auth-broker", users={"gridos": "s3cret"}) as secured:
+        wrong = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="wrong")
+        with gridos_app(monkeypatch, make_settings, tokens, wrong) as client:
+            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            wait_for(lambda: connector.last_error is not None, what="the refusal")
+            check = client.get("/health/ready").json()["checks"]["mqtt"]
+            assert check["connected"] is False
+            assert "connect refused" in check["last_error"] and "wrong" not in str(check)
+        right = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="s3cret")
+        with gridos_app(monkeypatch, make_settings, tokens, right) as client:
+            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            wait_for(lambda: connector.subscribed, what="an authenticated subscription")

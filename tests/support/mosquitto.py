@@ -20,6 +20,7 @@ from pathlib import Path
 from tests.support.postgres import free_port
 
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
+MOSQUITTO_PASSWD = os.environ.get("MOSQUITTO_PASSWD", "/usr/bin/mosquitto_passwd")
 
 
 def mosquitto_available() -> bool:
@@ -30,6 +31,8 @@ def mosquitto_available() -> bool:
 class MosquittoBroker:
     port: int
     workdir: Path
+    # username -> password; set: anonymous clients are refused
+    users: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -48,11 +51,21 @@ class MosquittoBroker:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        auth = ["allow_anonymous true"]
+        if self.users:
+            passwords = self.workdir / "passwords"
+            passwords.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(
+                    [MOSQUITTO_PASSWD, "-b", str(passwords), user, password], check=True, capture_output=True
+                )
+            passwords.chmod(0o600)
+            auth = ["allow_anonymous false", f"password_file {passwords}"]
         conf.write_text(
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
+                    *auth,
                     "persistence true",
                     f"persistence_location {data}/",
                     # SIGTERM always saves; the periodic save bounds what a SIGKILL loses.
@@ -108,9 +121,9 @@ class MosquittoBroker:
 
 
 @contextmanager
-def running_mosquitto(workdir: Path) -> Iterator[MosquittoBroker]:
+def running_mosquitto(workdir: Path, users: dict[str, str] | None = None) -> Iterator[MosquittoBroker]:
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = MosquittoBroker(port=free_port(), workdir=workdir).start()
+    broker = MosquittoBroker(port=free_port(), workdir=workdir, users=users or {}).start()
     try:
         yield broker
     finally:

@@ -164,9 +164,11 @@ class MqttConnector:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
+        was_connected = self.connected
         self.connected = self.subscribed = False
         self.metrics.connector_up.labels(protocol=PROTOCOL).set(0)
-        if not self._stop.is_set():
+        if not self._stop.is_set() and (was_connected or self.last_error is None):
+            # A refused CONNECT is followed by a disconnect: keep the refusal, it says why.
             self.last_error = f"disconnected: {reason}"
             log.warning("mqtt disconnected; reconnecting with backoff", extra={"reason": str(reason)})
 
