@@ -22,14 +22,16 @@ FAST = ("--delay", "0s")
 
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GridosServer]:
-    with start_gridos(tmp_path_factory.mktemp("healthy")) as server:
+    # A generous start-up timeout: the whole suite runs on one loaded machine in CI.
+    with start_gridos(tmp_path_factory.mktemp("healthy"), start=False).start(timeout=120) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GridosServer]:
     """A bad build on demand: every /api/ request answers 500, the probes stay green."""
-    with start_gridos(tmp_path_factory.mktemp("faulty"), {"GRIDOS_FAULT_ERROR_RATE": "1"}) as server:
+    pending = start_gridos(tmp_path_factory.mktemp("faulty"), {"GRIDOS_FAULT_ERROR_RATE": "1"}, start=False)
+    with pending.start(timeout=120) as server:
         yield server
 
 
