@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import paho.mqtt.client as mqtt
 import pytest
 from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Tokens
@@ -253,3 +255,30 @@ def test_credentials_are_used_and_a_refusal_is_reported(
         with gridos_app(monkeypatch, make_settings, tokens, right) as client:
             connector = client.app.state.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.subscribed, what="an authenticated subscription")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_tls_with_a_private_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    with running_mosquitto(tmp_path / "tls-broker", tls=True) as secured:
+        untrusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true")  # system trust store: the private CA is unknown
+        with gridos_app(monkeypatch, make_settings, tokens, untrusted) as client:
+            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            wait_for(lambda: connector.last_error is not None, what="the failed handshake")
+            assert "TLS handshake" in connector.last_error and not connector.connected
+        trusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true", GRIDOS_MQTT_TLS_CA_FILE=str(secured.ca_file))
+        with gridos_app(monkeypatch, make_settings, tokens, trusted) as client:
+            register(client, "north/tx-1")
+            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            wait_for(lambda: connector.subscribed, what="a subscription over TLS")
+            pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+            pub.tls_set(ca_certs=str(secured.ca_file))
+            pub.connect(secured.host, secured.port)
+            pub.loop_start()
+            pub.publish(
+                "gridos/north/tx-1/telemetry", orjson.dumps(item("north/tx-1", 0)), qos=1
+            ).wait_for_publish(10)
+            wait_for(lambda: sample_count(client.app) == 1, what="the sample sent over TLS")
+            pub.disconnect()
+            pub.loop_stop()

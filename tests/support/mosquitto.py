@@ -33,6 +33,8 @@ class MosquittoBroker:
     workdir: Path
     # username -> password; set: anonymous clients are refused
     users: dict[str, str] = field(default_factory=dict)
+    # TLS on the listener with a certificate for 127.0.0.1 signed by a throwaway CA (ca_file)
+    tls: bool = False
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -46,6 +48,28 @@ class MosquittoBroker:
     @property
     def log_path(self) -> Path:
         return self.workdir / "mosquitto.log"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.workdir / "tls" / "ca.crt"
+
+    def _make_certificates(self) -> list[str]:
+        """A CA and a server certificate for 127.0.0.1 (openssl CLI); the listener's TLS lines."""
+        d = self.workdir / "tls"
+        d.mkdir(exist_ok=True)
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+        if not (d / "server.crt").exists():
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gridos-test-ca",
+                    "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+            (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+            openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                    "-days", "2", "-extfile", "san.ext", "-out", "server.crt")  # fmt: skip
+        return [f"cafile {d / 'ca.crt'}", f"certfile {d / 'server.crt'}", f"keyfile {d / 'server.key'}"]
 
     def write_config(self) -> Path:
         data = self.workdir / "data"
@@ -65,6 +89,7 @@ class MosquittoBroker:
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
+                    *(self._make_certificates() if self.tls else []),
                     *auth,
                     "persistence true",
                     f"persistence_location {data}/",
@@ -121,9 +146,11 @@ class MosquittoBroker:
 
 
 @contextmanager
-def running_mosquitto(workdir: Path, users: dict[str, str] | None = None) -> Iterator[MosquittoBroker]:
+def running_mosquitto(
+    workdir: Path, users: dict[str, str] | None = None, tls: bool = False
+) -> Iterator[MosquittoBroker]:
     workdir.mkdir(parents=True, exist_ok=True)
-    broker = MosquittoBroker(port=free_port(), workdir=workdir, users=users or {}).start()
+    broker = MosquittoBroker(port=free_port(), workdir=workdir, users=users or {}, tls=tls).start()
     try:
         yield broker
     finally:

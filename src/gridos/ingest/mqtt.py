@@ -109,6 +109,7 @@ class MqttConnector:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_connect_fail = self._on_connect_fail
         return client
 
     def start(self) -> None:
@@ -151,6 +152,14 @@ class MqttConnector:
         log.info("mqtt connected", extra={"session_present": bool(flags.session_present)})
         # Subscribing again on a resumed session is harmless and covers a session the broker lost.
         client.subscribe(self.settings.subscription, qos=QOS)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        s = self.settings
+        # paho does not pass the exception: the TCP connection or the TLS handshake failed.
+        self.last_error = (
+            f"cannot connect to {s.host}:{s.port} (unreachable, refused, or TLS handshake failed"
+            f"{': check GRIDOS_MQTT_TLS_CA_FILE' if s.tls else ''})"
+        )
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reasons: list[ReasonCode], properties: Any
