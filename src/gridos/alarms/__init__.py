@@ -51,17 +51,38 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
 
     async def start(app: FastAPI) -> None:
         service.broadcaster.bind(asyncio.get_running_loop())
-        await run_in_threadpool(service.load)
-        if settings.rules_file is not None:
-            rules = load_rules_file(settings.rules_file, set(telemetry.catalogue))
-            counts = await run_in_threadpool(service.load_rules, rules, f"file:{settings.rules_file.name}")
-            log.info("alarm rules loaded", extra={"file": str(settings.rules_file), **counts})
+        if not settings.enabled:
+            log.warning("alarms are disabled (GRIDOS_ALARMS_ENABLED=false): nothing is evaluated")
+            return
+        # A bad rules file stops start-up at once; an unreachable database does not (readiness says so).
+        rules = (
+            load_rules_file(settings.rules_file, set(telemetry.catalogue)) if settings.rules_file else None
+        )
+
+        def bootstrap() -> bool:
+            try:
+                service.load()
+                if rules is not None and settings.rules_file is not None:
+                    counts = service.load_rules(rules, f"file:{settings.rules_file.name}")
+                    log.info("alarm rules loaded", extra={"file": str(settings.rules_file), **counts})
+                return True
+            except Exception as exc:
+                log.warning("alarm state not loaded yet; retrying", extra={"error": str(exc)[:200]})
+                return False
+
+        if not await run_in_threadpool(bootstrap):
+
+            def retry() -> None:
+                while not stop.wait(2.0) and not bootstrap():
+                    pass
+
+            threads.append(threading.Thread(target=retry, name="alarms-bootstrap", daemon=True))
         sync = (
             threading.Thread(target=service.listen, args=(stop,), name="alarms-listen", daemon=True)
             if service.postgres
             else loop("sync", settings.sync_seconds, service.sync)
         )
-        threads[:] = [
+        threads[len(threads) :] = [
             sync,
             loop("supervise", settings.supervise_seconds, _supervise(service)),
             loop("comm", settings.comm_check_seconds, service.check_staleness),

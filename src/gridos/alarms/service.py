@@ -824,6 +824,8 @@ class AlarmService:
         import psycopg
 
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Start-up already loaded the state; leave the first second to the first requests.
+        stop.wait(1.0)
         while not stop.is_set():
             try:
                 with psycopg.connect(dsn, autocommit=True, application_name="gridos-alarms") as conn:
