@@ -48,8 +48,9 @@ def validate_command(
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text",
 ) -> None:
-    """Validate the delivery manifests offline. Exit 0 when clean, 1 with findings (one per line:
-    file: Kind/name [target]: check: message), 2 when a tool or GridOS could not run."""
+    """Validate the delivery manifests offline. Prints one line per finding: the file, the object (Kind/name),
+    the target in brackets, the check and the message. Exit 0 when clean, 1 with findings, 2 when a tool or
+    GridOS could not run."""
     unknown = sorted(set(skip or []) - set(STEPS))
     if unknown:
         raise _fail(f"--skip {unknown[0]!r}: expected one of {', '.join(STEPS)}")
