@@ -145,3 +145,21 @@ def test_cli_text_output_one_finding_per_line(repo: Repo) -> None:
         "spec.progressDeadlineAbort: 'yes please' is not of type 'boolean'"
     ]
     assert "1 findings" in proc.stderr
+
+
+def test_validate_starts_its_own_gridos_for_the_metrics() -> None:
+    from gridctl.manifests.validate import ValidationOptions, validate
+
+    report = validate(
+        ValidationOptions(ROOT, skip=frozenset({"schema", "policies", "checkov"}), targets=("dev",))
+    )
+    assert report.ok, report.findings
+    assert "metrics" in report.steps and (report.metrics_source or "").startswith("http://127.0.0.1:")
+
+
+def test_cli_exit_2_when_gridos_cannot_start() -> None:
+    proc = gridctl(
+        "-t", "dev", "--skip", "checkov", "--gridos-command", f"{sys.executable} -c 'raise SystemExit(3)'"
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("gridctl validate: GridOS exited with 3"), proc.stderr
