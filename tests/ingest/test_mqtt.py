@@ -282,3 +282,37 @@ def test_tls_with_a_private_ca(
             wait_for(lambda: sample_count(client.app) == 1, what="the sample sent over TLS")
             pub.disconnect()
             pub.loop_stop()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_database_outage_holds_messages_unacknowledged_until_it_returns(
+    broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    from benchmarks.common import migrated_database
+    from tests.support.postgres import running_postgres
+
+    total = 600
+    # fsync on: the server is stopped with -m immediate, which would lose unsynced commits.
+    with running_postgres(fsync=True) as pg:
+        url = pg.url(migrated_database(pg))
+        with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker), database_url=url) as client:
+            register(client, "south/cb-1")
+            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            wait_for(lambda: connector.subscribed, what="the subscription")
+            pub = Publisher(broker)
+            for i in range(total // 2):
+                pub.publish("gridos/south/cb-1/telemetry", item("south/cb-1", i))
+            wait_for(lambda: sample_count(client.app) == total // 2, what="the first half")
+            pg.stop()
+            for i in range(total // 2, total):
+                pub.publish("gridos/south/cb-1/telemetry", item("south/cb-1", i))
+            wait_for(lambda: connector.commit_failures > 0, what="a failed commit")
+            assert connector.messages == total // 2  # nothing handled (so nothing acknowledged) meanwhile
+            assert "commit failed" in client.get("/health/ready").json()["checks"]["mqtt"]["last_error"]
+            pg.start()
+            wait_for(lambda: connector.messages == total, timeout=60, what="the held messages")
+            assert sample_count(client.app) == total
+            assert distinct_keys(client.app) == total
+            pub.close()
