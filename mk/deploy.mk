@@ -3,15 +3,17 @@
 # shellcheck of the Argo CD bootstrap. Needs kubectl (bundles kustomize) and .venv-checkov
 # (scripts/install-system-deps.sh).
 DEPLOY_SCRIPTS := $(wildcard deploy/argocd/bootstrap/*.sh)
+CHECKOV ?= .venv-checkov/bin/checkov
 
 .PHONY: check-deploy deploy-render
 CHECK_TARGETS += check-deploy
 
 check-deploy: ## gridctl validate (render, schemas, cross-checks, Rego, checkov), deploy tests, shellcheck
 	@command -v kubectl >/dev/null || { echo "check-deploy: kubectl (with kustomize) is required" >&2; exit 1; }
-	@$(UV) run --frozen python -m gridctl.cli validate
+	@test -x $(CHECKOV) || { echo "check-deploy: $(CHECKOV) missing (run: make system-deps)" >&2; exit 1; }
+	@CHECKOV=$(CHECKOV) $(UV) run --frozen python -m gridctl.cli validate
 	@$(if $(DEPLOY_SCRIPTS),$(UV) run --frozen shellcheck --severity=style $(DEPLOY_SCRIPTS))
-	@$(UV) run --frozen pytest -q -p no:cacheprovider tests/deploy
+	@CHECKOV=$(CHECKOV) $(UV) run --frozen pytest -q -p no:cacheprovider tests/deploy
 
 deploy-render: ## print the rendered manifests of one overlay: make deploy-render ENV=prod
 	@kubectl kustomize deploy/k8s/overlays/$(or $(ENV),dev)
