@@ -157,3 +157,54 @@ def test_validator_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "registers.0.address" in err, err
     assert main([]) == 2
+
+
+def test_adjacent_registers_are_read_in_one_request() -> None:
+    from gridos.ingest.registermap import read_plan
+
+    (device,) = parse_register_map(
+        {
+            "devices": [
+                {
+                    "device_id": "d",
+                    "host": "h",
+                    "registers": [
+                        {"measurement": "current", "address": 2, "data_type": "float32"},
+                        {"measurement": "voltage", "address": 0, "data_type": "float32"},
+                        {"measurement": "frequency", "address": 4, "data_type": "uint16", "scale": 0.01},
+                        {"measurement": "temperature", "address": 6, "data_type": "int16"},  # gap at 5
+                        {"measurement": "power_factor", "address": 6, "type": "input", "data_type": "int16"},
+                        {"measurement": "active_power", "address": 200, "data_type": "int32"},
+                        {"measurement": "reactive_power", "address": 202, "data_type": "int32"},
+                    ],
+                }
+            ]
+        },
+        CATALOGUE,
+    )
+    plan = [
+        (b.type.value, b.address, b.count, [r.measurement for r in b.registers]) for b in read_plan(device)
+    ]
+    assert plan == [
+        ("holding", 0, 5, ["voltage", "current", "frequency"]),
+        ("holding", 6, 1, ["temperature"]),
+        ("holding", 200, 4, ["active_power", "reactive_power"]),
+        ("input", 6, 1, ["power_factor"]),
+    ]
+    block = read_plan(device)[0]
+    assert block.values([0x4366, 0x8000, 0x4120, 0x0000, 5009]) == {
+        "voltage": 230.5,
+        "current": 10.0,
+        "frequency": pytest.approx(50.09),
+    }
+
+
+def test_a_read_never_exceeds_125_registers() -> None:
+    from gridos.ingest.registermap import read_plan
+
+    regs = [{"measurement": f"m{i}", "address": 2 * i, "data_type": "float32"} for i in range(100)]
+    catalogue = build_catalogue(",".join(f"m{i}:V" for i in range(100)))
+    (device,) = parse_register_map(
+        {"devices": [{"device_id": "d", "host": "h", "registers": regs}]}, catalogue
+    )
+    assert [(b.address, b.count) for b in read_plan(device)] == [(0, 124), (124, 76)]

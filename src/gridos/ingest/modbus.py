@@ -21,7 +21,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from gridos.errors import InvalidInput, PayloadTooLarge
-from gridos.ingest.registermap import ModbusDevice, Register, RegisterType, to_value
+from gridos.ingest.registermap import ModbusDevice, ReadBlock, Register, RegisterType, read_plan
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 
@@ -50,6 +50,7 @@ class DeviceState:
     last_poll_at: datetime | None = None
     last_error: str | None = None
     last_values: dict[str, float | bool] = field(default_factory=dict)
+    plan: list[ReadBlock] = field(default_factory=list)
 
 
 class ModbusPoller:
@@ -65,7 +66,9 @@ class ModbusPoller:
         self.metrics = metrics
         self._alarms = alarms or (lambda: None)
         self.states = [
-            DeviceState(d, ModbusTcpClient(d.host, port=d.port, timeout=d.timeout_s, retries=0))
+            DeviceState(
+                d, ModbusTcpClient(d.host, port=d.port, timeout=d.timeout_s, retries=0), plan=read_plan(d)
+            )
             for d in devices
         ]
         self._stop = threading.Event()
@@ -122,12 +125,13 @@ class ModbusPoller:
 
     def _read_all(self, state: DeviceState) -> dict[str, float | bool]:
         values: dict[str, float | bool] = {}
-        for register in state.device.registers:
-            values[register.measurement] = to_value(register, self._read(state, register))
+        for block in state.plan:
+            values.update(block.values(self._read(state, block)))
         return values
 
-    def _read(self, state: DeviceState, register: Register) -> list[int] | list[bool]:
+    def _read(self, state: DeviceState, block: ReadBlock) -> list[int] | list[bool]:
         device, client = state.device, state.client
+        what = f"{'+'.join(r.measurement for r in block.registers)}@{block.type}:{block.address}"
         error = "no attempt"
         for attempt in range(device.retries + 1):
             if self._stop.is_set():
@@ -135,26 +139,24 @@ class ModbusPoller:
             try:
                 if not client.connected and not client.connect():
                     raise ModbusException(f"cannot connect to {device.host}:{device.port}")
-                if register.type is RegisterType.coil:
-                    rr = client.read_coils(register.address, count=1, device_id=device.unit)
-                elif register.type is RegisterType.input:
-                    rr = client.read_input_registers(
-                        register.address, count=register.count, device_id=device.unit
-                    )
+                if block.type is RegisterType.coil:
+                    rr = client.read_coils(block.address, count=block.count, device_id=device.unit)
+                elif block.type is RegisterType.input:
+                    rr = client.read_input_registers(block.address, count=block.count, device_id=device.unit)
                 else:
                     rr = client.read_holding_registers(
-                        register.address, count=register.count, device_id=device.unit
+                        block.address, count=block.count, device_id=device.unit
                     )
                 if rr.isError():
-                    error = (
-                        f"{register.measurement}@{register.type}:{register.address}: exception response {rr}"
-                    )
+                    error = f"{what}: exception response {rr}"
                 else:
-                    return list(rr.bits[:1]) if register.type is RegisterType.coil else list(rr.registers)
+                    return (
+                        list(rr.bits[: block.count])
+                        if block.type is RegisterType.coil
+                        else list(rr.registers)
+                    )
             except (ModbusException, OSError) as exc:
-                error = (
-                    f"{register.measurement}@{register.type}:{register.address}: {type(exc).__name__}: {exc}"
-                )
+                error = f"{what}: {type(exc).__name__}: {exc}"
                 client.close()  # a fresh connection for the next attempt
             if attempt < device.retries:
                 self._stop.wait(min(0.2 * (attempt + 1), device.poll_interval_s / 4))

@@ -116,6 +116,57 @@ class RegisterMapFile(BaseModel):
     devices: list[dict[str, Any]] = Field(min_length=1)
 
 
+# Largest single read the protocol allows: 125 registers (FC 3/4), 2000 coils (FC 1).
+MAX_READ = {RegisterType.holding: 125, RegisterType.input: 125, RegisterType.coil: 2000}
+
+
+class ReadBlock(BaseModel):
+    """One Modbus request covering adjacent mapped registers of one table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: RegisterType
+    address: int
+    count: int
+    registers: tuple[Register, ...]
+
+    def values(self, raw: list[int] | list[bool]) -> dict[str, float | bool]:
+        out: dict[str, float | bool] = {}
+        for r in self.registers:
+            start = r.address - self.address
+            out[r.measurement] = to_value(r, raw[start : start + r.count])
+        return out
+
+
+def read_plan(device: ModbusDevice) -> list[ReadBlock]:
+    """Adjacent registers of the same table are read in one request (never across a gap: a device may
+    answer IllegalAddress for unmapped registers), up to the protocol's maximum per request."""
+    blocks: list[ReadBlock] = []
+    for table in RegisterType:
+        regs = sorted((r for r in device.registers if r.type is table), key=lambda r: r.address)
+        group: list[Register] = []
+        for r in regs:
+            if group:
+                end = group[-1].address + group[-1].count
+                if r.address != end or r.address + r.count - group[0].address > MAX_READ[table]:
+                    blocks.append(_block(table, group))
+                    group = []
+            group.append(r)
+        if group:
+            blocks.append(_block(table, group))
+    return blocks
+
+
+def _block(table: RegisterType, group: list[Register]) -> ReadBlock:
+    last = group[-1]
+    return ReadBlock(
+        type=table,
+        address=group[0].address,
+        count=last.address + last.count - group[0].address,
+        registers=tuple(group),
+    )
+
+
 def decode(
     words: list[int], data_type: DataType, word_order: Order = "big", byte_order: Order = "big"
 ) -> float:
