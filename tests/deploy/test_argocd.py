@@ -110,3 +110,19 @@ def test_bootstrap_rejects_an_unknown_environment(tools: tuple[dict[str, str], P
     proc = subprocess.run(["bash", str(SCRIPT), "qa"], env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and "usage:" in proc.stderr
     assert not calls.exists()
+
+
+def test_subscription_to_a_trigger_that_does_not_exist(repo: Repo) -> None:
+    repo.plant(
+        "deploy/argocd/bootstrap/values-argocd.yaml", "trigger.on-health-degraded:", "trigger.on-degraded:"
+    )
+    found = repo.findings(ARGOCD, check="notifications")
+    only(found, "deploy/argocd/apps/gridos.yaml", "ApplicationSet/gridos", "on-health-degraded")
+
+
+def test_trigger_sends_a_template_that_does_not_exist(repo: Repo) -> None:
+    repo.plant(
+        "deploy/argocd/bootstrap/values-argocd.yaml", "send: [gridos-sync-failed]", "send: [gridos-sync-fail]"
+    )
+    found = repo.findings(ARGOCD, check="notifications")
+    only(found, "deploy/argocd/apps/gridos.yaml", "ApplicationSet/gridos", "'gridos-sync-fail'")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.promql import metric_names
 from gridctl.manifests.reference import GridosReference
@@ -538,6 +540,57 @@ def check_argocd(t: Target, root: Path) -> Iterator[Finding]:
             )
 
 
+ARGOCD_VALUES = Path("deploy/argocd/bootstrap/values-argocd.yaml")
+_SUBSCRIPTION = re.compile(r"^notifications\.argoproj\.io/subscribe\.([\w-]+)\.([\w-]+)$")
+
+
+def _notifications(root: Path) -> tuple[set[str], set[str], dict[str, list[str]], set[str]] | None:
+    """(triggers, services, trigger -> templates it sends, templates) of the Argo CD chart values."""
+    path = root / ARGOCD_VALUES
+    if not path.is_file():
+        return None
+    values = (yaml.safe_load(path.read_text()) or {}).get("notifications") or {}
+    triggers: dict[str, list[str]] = {}
+    for key, body in (values.get("triggers") or {}).items():
+        conditions = yaml.safe_load(body) or []
+        triggers[key.removeprefix("trigger.")] = [str(t) for c in conditions for t in c.get("send") or []]
+    services = {k.split(".")[-1] for k in values.get("notifiers") or {} if k.startswith("service.")}
+    templates = {k.removeprefix("template.") for k in values.get("templates") or {}}
+    return set(triggers), services, triggers, templates
+
+
+def check_notifications(t: Target, root: Path) -> Iterator[Finding]:
+    """Subscriptions on Applications name a trigger and a notifier that the Argo CD values define, and every
+    trigger sends templates that exist."""
+    config = _notifications(root)
+    if config is None:
+        return
+    trigger_names, services, sends, templates = config
+    for obj in t.of_kind("Application", "ApplicationSet"):
+        meta = obj.doc.get("metadata") or {}
+        if obj.kind == "ApplicationSet":
+            meta = (((obj.doc.get("spec") or {}).get("template") or {}).get("metadata")) or {}
+        for key in meta.get("annotations") or {}:
+            m = _SUBSCRIPTION.match(str(key))
+            if not m:
+                continue
+            trigger, service = m.groups()
+            if trigger not in trigger_names:
+                yield Finding.of("notifications", obj, f"{key}: no trigger {trigger!r} in {ARGOCD_VALUES}")
+            else:
+                for template in sends[trigger]:
+                    if template not in templates:
+                        yield Finding.of(
+                            "notifications",
+                            obj,
+                            f"trigger {trigger!r} sends template {template!r}, not in {ARGOCD_VALUES}",
+                        )
+            if service not in services:
+                yield Finding.of(
+                    "notifications", obj, f"{key}: no notifier service {service!r} in {ARGOCD_VALUES}"
+                )
+
+
 CHECKS: list[Callable[[Target], Iterator[Finding]]] = [
     check_selectors,
     check_references,
@@ -556,6 +609,7 @@ def check_target(
     findings = [f for check in CHECKS for f in check(t)]
     if root is not None:
         findings += list(check_argocd(t, root))
+        findings += list(check_notifications(t, root))
     findings += list(check_probes(t, reference))
     findings += list(check_web_metrics(t, reference))
     if reference is not None:
