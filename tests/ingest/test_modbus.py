@@ -19,7 +19,7 @@ from tests.ingest.test_mqtt import metric
 from tests.support.postgres import free_port
 
 # Only the sqlite backend: the poller's logic does not depend on the database, the REST suite covers both.
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -129,6 +129,7 @@ def qualities(client: TestClient) -> set[str]:
     return {m["quality"] for m in latest(client).values()}
 
 
+@sqlite_only
 def test_known_registers_are_decoded_into_good_samples(modbus_client: TestClient) -> None:
     wait_for(lambda: len(latest(modbus_client)) == 7, what="all 7 measurements")
     values = {k: v["value"] for k, v in latest(modbus_client).items()}
@@ -162,6 +163,7 @@ def _comm_alarm(client: TestClient) -> dict[str, Any] | None:
     return next((a for a in items if a["condition"] == "comm"), None)
 
 
+@sqlite_only
 def test_a_device_that_stops_answering_goes_invalid_raises_the_alarm_and_recovers(
     modbus_client: TestClient, device_server: ModbusTcpSimulator
 ) -> None:
@@ -192,6 +194,7 @@ def test_a_device_that_stops_answering_goes_invalid_raises_the_alarm_and_recover
     assert metric(client, "gridos_connector_devices", protocol="modbus", state="ok") == 1
 
 
+@sqlite_only
 def test_the_poller_reconnects_after_the_server_restarts(
     modbus_client: TestClient, device_server: ModbusTcpSimulator
 ) -> None:
@@ -209,6 +212,7 @@ def test_the_poller_reconnects_after_the_server_restarts(
         assert latest(client)["voltage"]["value"] == 231.0
 
 
+@sqlite_only
 def test_unregistered_device_is_reported_not_crashing(
     tmp_path: Path,
     device_server: ModbusTcpSimulator,
@@ -232,3 +236,43 @@ def test_unregistered_device_is_reported_not_crashing(
 
         wait_for(lambda: "unknown device" in last_error(), what="the unknown-device error")
         assert metric(client, "gridos_connector_errors_total", protocol="modbus") >= 1
+
+
+def _role(client: TestClient) -> str:
+    return str(client.get("/health/ready").json()["checks"]["modbus"]["role"])
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_one_replica_polls_and_a_standby_takes_over(
+    tmp_path: Path,
+    device_server: ModbusTcpSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    make_settings: Any,
+    tokens: Tokens,
+) -> None:
+    load_known_values(device_server)
+    env = {
+        "GRIDOS_MODBUS_ENABLED": "true",
+        "GRIDOS_MODBUS_REGISTER_MAP": str(write_map(tmp_path, device_server.port)),
+        "GRIDOS_MODBUS_LEADER_CHECK_SECONDS": "0.3",
+    }
+    with gridos_app(monkeypatch, make_settings, tokens, env) as b:
+        register(b, "north/feeder-1")
+        with gridos_app(monkeypatch, make_settings, tokens, env) as a:
+            clients = (a, b)
+            wait_for(lambda: sorted(_role(c) for c in clients) == ["polling", "standby"], what="one leader")
+            leader = next(c for c in clients if _role(c) == "polling")
+            standby = next(c for c in clients if c is not leader)
+            wait_for(
+                lambda: metric(leader, "gridos_connector_polls_total", protocol="modbus", result="ok") >= 3
+            )
+            assert metric(standby, "gridos_connector_polls_total", protocol="modbus", result="ok") == 0
+            assert metric(leader, "gridos_connector_leader", protocol="modbus") == 1
+            assert metric(standby, "gridos_connector_leader", protocol="modbus") == 0
+        # `a` has stopped; if it was the leader, `b` takes over; either way `b` polls now
+        wait_for(lambda: _role(b) == "polling", what="the standby to take over")
+        before = metric(b, "gridos_connector_polls_total", protocol="modbus", result="ok")
+        wait_for(
+            lambda: metric(b, "gridos_connector_polls_total", protocol="modbus", result="ok") > before + 2
+        )

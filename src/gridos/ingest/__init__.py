@@ -48,13 +48,23 @@ def install(app: FastAPI) -> None:
         connectors["mqtt"] = MqttConnector(mqtt_settings, app.state.telemetry, app.state.metrics)
 
     if modbus_settings.enabled:
+        from gridos.ingest.leader import LeaderLock
         from gridos.ingest.modbus import ModbusPoller
         from gridos.ingest.registermap import load_register_map
 
         assert modbus_settings.register_map is not None
+        if app.state.settings.workers > 1 and not app.state.settings.is_postgres:
+            raise ConnectorConfigError(
+                "GRIDOS_MODBUS_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker poll)"
+            )
         devices = load_register_map(modbus_settings.register_map, app.state.telemetry.catalogue)
         connectors["modbus"] = ModbusPoller(
-            devices, app.state.telemetry, app.state.metrics, lambda: getattr(app.state, "alarms", None)
+            devices,
+            app.state.telemetry,
+            app.state.metrics,
+            lambda: getattr(app.state, "alarms", None),
+            leader=LeaderLock(app.state.engine),
+            leader_check_s=modbus_settings.leader_check_seconds,
         )
 
     for name, connector in connectors.items():

@@ -78,6 +78,10 @@ class ModbusSettings(BaseSettings):
         default=None, description="YAML file: devices, their endpoints, poll settings and register maps"
     )
 
+    leader_check_seconds: float = Field(
+        default=5.0, gt=0, description="how often a standby replica tries to take the polling lock"
+    )
+
     @model_validator(mode="after")
     def _check(self) -> ModbusSettings:
         if self.enabled and self.register_map is None:

@@ -21,6 +21,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from gridos.errors import InvalidInput, PayloadTooLarge
+from gridos.ingest.leader import LeaderLock
 from gridos.ingest.registermap import ModbusDevice, ReadBlock, Register, RegisterType, read_plan
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
@@ -60,8 +61,11 @@ class ModbusPoller:
         telemetry: TelemetryService,
         metrics: Metrics,
         alarms: Any = None,
+        leader: LeaderLock | None = None,
+        leader_check_s: float = 5.0,
     ) -> None:
-        """`alarms`: a callable returning the comm-failure sink (app.state.alarms) or None."""
+        """`alarms`: a callable returning the comm-failure sink (app.state.alarms) or None. `leader`: the
+        lock that makes one replica poll (None: this process always polls)."""
         self.telemetry = telemetry
         self.metrics = metrics
         self._alarms = alarms or (lambda: None)
@@ -71,6 +75,9 @@ class ModbusPoller:
             )
             for d in devices
         ]
+        self.leader = leader
+        self.leader_check_s = leader_check_s
+        self.active = threading.Event()  # set while this process is the one polling
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -79,6 +86,12 @@ class ModbusPoller:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.leader is None:
+            self.active.set()
+        else:
+            t = threading.Thread(target=self._supervise, name="modbus-leader", daemon=True)
+            self._threads.append(t)
+            t.start()
         for state in self.states:
             t = threading.Thread(
                 target=self._run, args=(state,), name=f"modbus-{state.device.device_id}", daemon=True
@@ -93,12 +106,33 @@ class ModbusPoller:
             t.join(timeout)
         for state in self.states:
             state.client.close()
+        if self.leader is not None:
+            self.leader.release()
+        self.active.clear()
         self.metrics.connector_up.labels(protocol=PROTOCOL).set(0)
+        self.metrics.connector_leader.labels(protocol=PROTOCOL).set(0)
+
+    def _supervise(self) -> None:
+        assert self.leader is not None
+        while not self._stop.is_set():
+            if self.leader.check():
+                self.active.set()
+            elif self.active.is_set():
+                self.active.clear()
+                for state in self.states:  # another replica polls now: our view of the devices is stale
+                    state.failed = None
+                    state.client.close()
+            self._refresh_gauges()
+            self._stop.wait(self.leader_check_s)
 
     def _run(self, state: DeviceState) -> None:
         interval = state.device.poll_interval_s
         next_at = time.monotonic()
         while not self._stop.is_set():
+            if not self.active.is_set():  # standby: another replica holds the polling lock
+                self.active.wait(0.5)
+                next_at = time.monotonic()
+                continue
             try:
                 self.poll(state)
             except Exception:  # never let one device's surprise end its thread
@@ -254,6 +288,8 @@ class ModbusPoller:
             ok = sum(1 for s in self.states if s.failed is False)
             self.metrics.connector_devices.labels(protocol=PROTOCOL, state="ok").set(ok)
             self.metrics.connector_devices.labels(protocol=PROTOCOL, state="failed").set(failed)
+            polling = self.active.is_set() and not self._stop.is_set()
+            self.metrics.connector_leader.labels(protocol=PROTOCOL).set(1 if polling else 0)
             up = bool(self._threads) and not self._stop.is_set() and failed == 0
             self.metrics.connector_up.labels(protocol=PROTOCOL).set(1 if up else 0)
 
@@ -273,6 +309,7 @@ class ModbusPoller:
         }
         return {
             "status": "healthy" if running else "stopped",
+            "role": "polling" if self.active.is_set() else "standby",
             "devices_ok": sum(1 for s in self.states if s.failed is False),
             "devices_failed": sum(1 for s in self.states if s.failed),
             "devices": devices,

@@ -146,6 +146,12 @@ class Metrics:
             ["protocol", "result"],
             registry=r,
         )
+        self.connector_leader = Gauge(
+            "gridos_connector_leader",
+            "1 on the replica that polls (holds the polling lock); 0 on standbys",
+            ["protocol"],
+            registry=r,
+        )
         self.connector_devices = Gauge(
             "gridos_connector_devices",
             "Polled field devices by communication state (ok, failed)",
