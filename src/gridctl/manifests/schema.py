@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 
 from gridctl.manifests.findings import Finding, ManifestObject
 
-DEFAULT_KUBERNETES_VERSION = "1.32.0"
+DEFAULT_KUBERNETES_VERSION = "1.34.0"
 # Parts of custom resources that are standard Kubernetes shapes: validated against the built-in schema of
 # the kind named here, so an unknown field in a Rollout's pod template is caught like one in a Deployment's.
 _EMBEDDED: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str, str]]] = {
