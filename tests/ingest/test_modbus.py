@@ -102,6 +102,16 @@ def load_known_values(sim: ModbusTcpSimulator) -> None:
     sim.banks[1].set_registers("holding", 0, [0x0000, 0x0000])
 
 
+def modbus_env(tmp_path: Path, sim: ModbusTcpSimulator, **extra: str) -> dict[str, str]:
+    """The known register values loaded into `sim`, and the settings that make GridOS poll it."""
+    load_known_values(sim)
+    return {
+        "GRIDOS_MODBUS_ENABLED": "true",
+        "GRIDOS_MODBUS_REGISTER_MAP": str(write_map(tmp_path, sim.port)),
+        **extra,
+    }
+
+
 @pytest.fixture
 def modbus_client(
     tmp_path: Path,
@@ -110,11 +120,7 @@ def modbus_client(
     make_settings: Any,
     tokens: Tokens,
 ) -> Iterator[TestClient]:
-    load_known_values(device_server)
-    env = {
-        "GRIDOS_MODBUS_ENABLED": "true",
-        "GRIDOS_MODBUS_REGISTER_MAP": str(write_map(tmp_path, device_server.port)),
-    }
+    env = modbus_env(tmp_path, device_server)
     with gridos_app(monkeypatch, make_settings, tokens, env) as client:
         register(client, "north/feeder-1")
         yield client
@@ -220,11 +226,7 @@ def test_unregistered_device_is_reported_not_crashing(
     make_settings: Any,
     tokens: Tokens,
 ) -> None:
-    load_known_values(device_server)
-    env = {
-        "GRIDOS_MODBUS_ENABLED": "true",
-        "GRIDOS_MODBUS_REGISTER_MAP": str(write_map(tmp_path, device_server.port)),
-    }
+    env = modbus_env(tmp_path, device_server)
     with gridos_app(monkeypatch, make_settings, tokens, env) as client:
 
         def last_error() -> str:
@@ -251,12 +253,7 @@ def test_one_replica_polls_and_a_standby_takes_over(
     make_settings: Any,
     tokens: Tokens,
 ) -> None:
-    load_known_values(device_server)
-    env = {
-        "GRIDOS_MODBUS_ENABLED": "true",
-        "GRIDOS_MODBUS_REGISTER_MAP": str(write_map(tmp_path, device_server.port)),
-        "GRIDOS_MODBUS_LEADER_CHECK_SECONDS": "0.3",
-    }
+    env = modbus_env(tmp_path, device_server, GRIDOS_MODBUS_LEADER_CHECK_SECONDS="0.3")
     with gridos_app(monkeypatch, make_settings, tokens, env) as b:
         register(b, "north/feeder-1")
         with gridos_app(monkeypatch, make_settings, tokens, env) as a:
