@@ -2,8 +2,9 @@
 # Feature areas add their own targets in mk/*.mk and register them in CHECK_TARGETS.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# `python3 -m uv` works right after `pip install uv`, before any shell or pyenv shim knows the command.
-UV ?= python3 -m uv
+# uv from PATH when there is one (GitHub's setup-uv); otherwise `python3 -m uv`, which works right after
+# `pip install uv`, before any shell or pyenv shim knows the command.
+UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 PY := .venv/bin/python
 CHECK_TARGETS :=
 BENCH_TARGETS := bench-ingest bench-query

