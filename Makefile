@@ -7,6 +7,9 @@ SHELL := /bin/bash
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 PY := .venv/bin/python
 CHECK_TARGETS :=
+# Check targets run the tests of their own area with $(CHECK_PYTEST). `make test` runs the whole suite
+# afterwards anyway, so it turns this off instead of running those tests twice.
+CHECK_PYTEST = $(UV) run --frozen pytest -q -p no:cacheprovider
 BENCH_TARGETS := bench-ingest bench-query
 
 include $(sort $(wildcard mk/*.mk))
@@ -30,7 +33,8 @@ demo: venv ## run GridOS on http://127.0.0.1:8000 with embedded SQLite and a sim
 serve: venv ## run GridOS (configuration from GRIDOS_* environment variables)
 	@$(UV) run --frozen gridos serve
 
-test: deps check ## everything: static checks, then the test suite (SQLite and a real PostgreSQL)
+test: deps ## everything: static checks, then the test suite (SQLite and a real PostgreSQL)
+	@$(MAKE) --no-print-directory check CHECK_PYTEST=true
 	@$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 pytest: venv ## only the pytest suite (PYTEST_ARGS="-k ..." to select)

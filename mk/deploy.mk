@@ -13,7 +13,7 @@ check-deploy: ## gridctl validate (render, schemas, cross-checks, Rego, checkov)
 	@test -x $(CHECKOV) || { echo "check-deploy: $(CHECKOV) missing (run: make system-deps)" >&2; exit 1; }
 	@CHECKOV=$(CHECKOV) $(UV) run --frozen python -m gridctl.cli validate
 	@$(if $(DEPLOY_SCRIPTS),$(UV) run --frozen shellcheck --severity=style $(DEPLOY_SCRIPTS))
-	@CHECKOV=$(CHECKOV) $(UV) run --frozen pytest -q -p no:cacheprovider tests/deploy
+	@CHECKOV=$(CHECKOV) $(CHECK_PYTEST) tests/deploy
 
 deploy-render: ## print the rendered manifests of one overlay: make deploy-render ENV=prod
 	@kubectl kustomize deploy/k8s/overlays/$(or $(ENV),dev)

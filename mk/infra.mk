@@ -10,7 +10,7 @@ check-infra: ## Terraform: parse, structure, module READMEs, no secrets (gridctl
 	@$(UV) run --frozen gridctl infra check --root $(INFRA)
 	@test -x $(CHECKOV) || { echo "check-infra: $(CHECKOV) missing (run: make system-deps)" >&2; exit 1; }
 	@$(CHECKOV) -d $(INFRA) --framework terraform --quiet --compact --skip-download
-	@$(UV) run --frozen pytest -q -p no:cacheprovider tests/infra
+	@$(CHECK_PYTEST) tests/infra
 
 infra-docs: ## regenerate the Inputs/Outputs tables of the Terraform module READMEs
 	@$(UV) run --frozen gridctl infra docs --write --root $(INFRA)

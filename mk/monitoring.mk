@@ -12,7 +12,7 @@ check-monitoring: ## promtool check/test rules, amtool check-config and routing 
 	@$(PROMTOOL) test rules $(MONITORING)/rules/tests/*.test.yaml
 	@$(AMTOOL) check-config $(AM_CONFIG)
 	@bash $(MONITORING)/alertmanager/tests/routes-test.sh $(AMTOOL) $(AM_CONFIG)
-	@$(UV) run --frozen pytest -q -p no:cacheprovider tests/monitoring
+	@$(CHECK_PYTEST) tests/monitoring
 
 monitoring-generate: ## regenerate dashboards JSON and the Kubernetes observability component from deploy/monitoring
 	@$(UV) run --frozen python $(MONITORING)/generate.py
