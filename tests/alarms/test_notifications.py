@@ -11,12 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from gridos.app import create_app
 from tests.alarms.conftest import DEVICE, Feed
+from tests.alarms.sse import Event, read_stream
 from tests.alarms.test_conditions import eventually
 from tests.conftest import Tokens
 from tests.support.servers import start_gridos
@@ -158,32 +158,11 @@ def test_sse_stream_read_by_a_real_client(tmp_path: Path) -> None:
         admin.put(
             f"/api/v1/devices/{DEVICE}", json={"type": "feeder", "site": "north", "nominal_voltage": 11000}
         ).raise_for_status()
-        received: list[tuple[str, str, dict[str, Any]]] = []
+        received: list[Event] = []
         connected = threading.Event()
 
-        def listen(headers: dict[str, str], want: int, into: list[tuple[str, str, dict[str, Any]]]) -> None:
-            with (
-                httpx.Client(base_url=server.url, timeout=30) as c,
-                c.stream(
-                    "GET",
-                    "/api/v1/alarms/stream",
-                    headers={"Authorization": f"Bearer {server.admin_token}", **headers},
-                ) as r,
-            ):
-                assert r.status_code == 200
-                assert r.headers["content-type"].startswith("text/event-stream")
-                fields: dict[str, str] = {}
-                for line in r.iter_lines():
-                    connected.set()
-                    if line == "":
-                        if "data" in fields:
-                            into.append((fields.get("id", ""), fields["event"], json.loads(fields["data"])))
-                            if len(into) >= want:
-                                return
-                        fields = {}
-                    elif not line.startswith(":"):
-                        key, _, value = line.partition(": ")
-                        fields[key] = value
+        def listen(headers: dict[str, str], want: int, into: list[Event]) -> None:
+            read_stream(server.url, server.admin_token, want, into, connected, headers)
 
         listener = threading.Thread(target=listen, args=({}, 3, received))
         listener.start()
@@ -208,6 +187,6 @@ def test_sse_stream_read_by_a_real_client(tmp_path: Path) -> None:
         assert [int(i) for i, _, _ in received] == [d["id"] for _, _, d in received]
 
         # Resuming with Last-Event-ID replays what came after it from the journal.
-        replay: list[tuple[str, str, dict[str, Any]]] = []
+        replay: list[Event] = []
         listen({"Last-Event-ID": received[0][0]}, 2, replay)
         assert [d["action"] for _, _, d in replay] == ["clear", "ack"]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.alarms.sse import Event, read_stream
 from tests.support.postgres import PostgresServer
 from tests.support.servers import GridosServer, start_gridos
 
@@ -131,6 +132,12 @@ def test_two_replicas_one_alarm_per_excursion(tmp_path: Path, pg_url: str) -> No
     (tmp_path / "b").mkdir()
     with launch(tmp_path / "a", env) as a, launch(tmp_path / "b", env) as b:
         register(a)
+        # A live display on replica b sees every transition, also those replica a committed.
+        streamed: list[Event] = []
+        connected = threading.Event()
+        display = threading.Thread(target=read_stream, args=(b.url, b.admin_token, 24, streamed, connected))
+        display.start()
+        assert connected.wait(30)
         t0 = datetime.now(UTC) - timedelta(minutes=10)
         duplicated = _excursions(t0, 6)
         clients = {a.url: a.client(a.ingest_token), b.url: b.client(b.ingest_token)}
@@ -171,3 +178,5 @@ def test_two_replicas_one_alarm_per_excursion(tmp_path: Path, pg_url: str) -> No
         assert alarm["state"] == "cleared_unacked"
         for c in clients.values():
             c.close()
+        display.join(30)
+        assert [d["id"] for _, _, d in streamed] == [e["id"] for e in events]

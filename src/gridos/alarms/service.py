@@ -195,6 +195,7 @@ def event_view(row: Any) -> dict[str, Any]:
         "limit": m["limit_value"],
         "sample_ts": iso(m["sample_ts_us"]),
         "received_at": iso(m["received_us"]),
+        "alarm": m.get("snapshot"),
     }
 
 
@@ -528,6 +529,7 @@ class AlarmService:
                         "limit_value": tr.limit,
                         "sample_ts_us": tr.sample_ts_us,
                         "received_us": tr.received_us,
+                        "snapshot": alarm_view(rec),
                     }
                 )
             if event_rows:
@@ -535,10 +537,8 @@ class AlarmService:
                     insert(alarm_events).returning(alarm_events.c.id, sort_by_parameter_order=True),
                     event_rows,
                 ).scalars()
-                for (key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
-                    event = event_view(values | {"id": event_id})
-                    event["alarm"] = alarm_view(ws.records[key])
-                    committed.append(Committed(event, tr.received_us))
+                for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
+                    committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
             if committed and self.sinks:
                 self._enqueue(conn, committed, at)
         # Committed: now the cache, the metrics and the live streams.
@@ -550,6 +550,8 @@ class AlarmService:
                     self._records[(rec.device_id, rec.measurement, rec.condition)] = rec.copy()
                 self._guard_generation += 1
                 self._guards.pop((rec.device_id, rec.measurement), None)
+        if committed and self.postgres and self.broadcaster.subscribers:
+            self._publish_earlier(committed)
         for c in committed:
             self.metrics.alarm_transitions.labels(to_state=c.event["to_state"]).inc()
             if c.received_us is not None and c.event["action"] == "activate":
@@ -558,6 +560,24 @@ class AlarmService:
         if committed and self.sinks:
             self.outbox_wakeup.set()
         return committed
+
+    def _publish_earlier(self, committed: list[Committed]) -> None:
+        """Another replica's transitions of the same alarms that this process has not streamed yet go out
+        first: per alarm, SSE clients see transitions in commit order (ids of one alarm are assigned under
+        its lock, so id order is commit order)."""
+        first = min(c.event["id"] for c in committed)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(alarm_events)
+                .where(
+                    alarm_events.c.alarm_id.in_({c.event["alarm_id"] for c in committed}),
+                    alarm_events.c.id < first,
+                    alarm_events.c.at_us > now_us() - 10 * US,
+                )
+                .order_by(alarm_events.c.id)
+            ).all()
+        for row in rows:
+            self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
 
     def _enqueue(self, conn: Connection, committed: list[Committed], at: int) -> None:
         from gridos.alarms.outbox import payload_for
@@ -803,16 +823,10 @@ class AlarmService:
                     self._guards.pop((rec.device_id, rec.measurement), None)
         published = 0
         if self.broadcaster.subscribers:
-            records = {(r.id): r for r in (record_from_row(row) for row in rows)}
             for row in events:
-                if self.broadcaster.seen(row.id):
-                    continue
-                event = event_view(row)
-                found = records.get(row.alarm_id)
-                if found is not None:
-                    event["alarm"] = alarm_view(found)
-                self.broadcaster.publish({"event": "transition", "data": event}, row.id)
-                published += 1
+                if not self.broadcaster.seen(row.id):
+                    self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
+                    published += 1
         if mark != self._rules_mark:
             self.reload_rules()
         self._sync_since_us = started

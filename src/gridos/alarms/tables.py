@@ -101,6 +101,7 @@ alarm_events = Table(
     Column("limit_value", Float),
     Column("sample_ts_us", BigInteger),
     Column("received_us", BigInteger),
+    Column("snapshot", JSON),
     Index("ix_alarm_events_alarm", "alarm_id", "id"),
     Index("ix_alarm_events_at", "at_us"),
     Index("ix_alarm_events_device", "device_id", "id"),

@@ -101,6 +101,7 @@ def upgrade() -> None:
         sa.Column("limit_value", sa.Float),
         sa.Column("sample_ts_us", sa.BigInteger),
         sa.Column("received_us", sa.BigInteger),
+        sa.Column("snapshot", sa.JSON),
     )
     op.create_index("ix_alarm_events_device", "alarm_events", ["device_id", "id"])
     op.create_index("ix_alarm_events_at", "alarm_events", ["at_us"])
