@@ -316,3 +316,31 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(
             assert sample_count(client.app) == total
             assert distinct_keys(client.app) == total
             pub.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_a_message_the_database_rejects_is_set_aside_not_retried_forever(
+    broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    dead = Subscriber(broker, "gridos/dead-letter")
+    with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as client:
+        register(client, "north/tx-1")
+        app = client.app
+        with app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+            # A rule only the database knows: stands for any data error the validation cannot foresee.
+            conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_666 CHECK (value <> 666)")
+        connector = app.state.mqtt  # type: ignore[attr-defined]
+        wait_for(lambda: connector.subscribed, what="the subscription")
+        pub = Publisher(broker)
+        for i in range(50):
+            pub.publish(
+                "gridos/north/tx-1/telemetry", item("north/tx-1", i, voltage=666.0 if i == 25 else 230.0)
+            )
+        pub.wait_all_acked()
+        wait_for(lambda: connector.messages == 50, what="every message handled")
+        wait_for(lambda: len(dead.messages) == 1, what="the rejected message in the dead-letter topic")
+        assert "rejected by the database" in dict(dead.messages[0].properties.UserProperty)["error"]  # type: ignore[union-attr]
+        assert sample_count(app) == 49
+        pub.close()
+        dead.close()

@@ -24,11 +24,13 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from gridos.errors import InvalidInput, PayloadTooLarge
 from gridos.ingest.config import MqttSettings
@@ -38,6 +40,8 @@ from gridos.telemetry.store import Row
 
 log = logging.getLogger("gridos.ingest.mqtt")
 PROTOCOL = "mqtt"
+# The database rejecting the data itself (PostgreSQL's fast path raises psycopg's errors unwrapped).
+DATA_ERRORS = (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError)
 QOS = 1
 
 
@@ -208,6 +212,13 @@ class MqttConnector:
                 if rows:
                     self.telemetry.commit(rows, PROTOCOL)
                 break
+            except DATA_ERRORS as exc:
+                # The database rejects the data itself, not the connection: retrying the same batch would
+                # stall forever. Commit message by message and set aside the ones it rejects.
+                log.warning("mqtt batch rejected by the database; committing messages one by one",
+                            extra={"error": str(exc).splitlines()[0][:200]})  # fmt: skip
+                if self._commit_one_by_one(batch, dead):
+                    break
             except Exception as exc:  # database or registry unavailable: keep the batch, retry
                 self.commit_failures += 1
                 self.last_error = f"commit failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
@@ -221,6 +232,22 @@ class MqttConnector:
         self.metrics.connector_messages.labels(protocol=PROTOCOL).inc(len(batch))
         for message in batch:  # PUBACKs in the order the PUBLISHes arrived
             self.client.ack(message.mid, message.qos)
+
+    def _commit_one_by_one(self, batch: list[mqtt.MQTTMessage], dead: set[int]) -> bool:
+        """True when every message is committed or dead-lettered; False (retry later) on any other error."""
+        for index, message in enumerate(batch):
+            if index in dead:
+                continue
+            try:
+                rows = self._rows([message], set())
+                if rows:
+                    self.telemetry.commit(rows, PROTOCOL)
+            except DATA_ERRORS as exc:
+                self._dead_letter(message, f"rejected by the database: {str(exc).splitlines()[0][:300]}")
+                dead.add(index)
+            except Exception:
+                return False
+        return True
 
     def _rows(self, batch: list[mqtt.MQTTMessage], dead: set[int]) -> list[Row]:
         received = datetime.now(UTC)
