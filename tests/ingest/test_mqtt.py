@@ -237,6 +237,15 @@ def test_bad_connector_settings_fail_at_start_up(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GRIDOS_MQTT_PORT", "70000")
     with pytest.raises(ConnectorConfigError, match="GRIDOS_MQTT_PORT"):
         create_app(make_settings())
+    monkeypatch.setenv("GRIDOS_MQTT_PORT", "8883")
+    monkeypatch.setenv("GRIDOS_MQTT_TLS", "true")
+    monkeypatch.setenv("GRIDOS_MQTT_TLS_CA_FILE", "/nonexistent/ca.crt")
+    with pytest.raises(ConnectorConfigError, match="cannot load the TLS files"):
+        create_app(make_settings())
+    monkeypatch.delenv("GRIDOS_MQTT_TLS")
+    monkeypatch.setenv("GRIDOS_MODBUS_ENABLED", "true")
+    with pytest.raises(ConnectorConfigError, match="GRIDOS_MODBUS_REGISTER_MAP"):
+        create_app(make_settings())
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -33,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gridos.errors import InvalidInput, PayloadTooLarge
-from gridos.ingest.config import MqttSettings
+from gridos.ingest.config import ConnectorConfigError, MqttSettings
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.store import Row
@@ -100,12 +100,15 @@ class MqttConnector:
         if s.username:
             client.username_pw_set(s.username, s.password.get_secret_value() if s.password else None)
         if s.tls:
-            client.tls_set(
-                ca_certs=str(s.tls_ca_file) if s.tls_ca_file else None,
-                certfile=str(s.tls_cert_file) if s.tls_cert_file else None,
-                keyfile=str(s.tls_key_file) if s.tls_key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
+            try:
+                client.tls_set(
+                    ca_certs=str(s.tls_ca_file) if s.tls_ca_file else None,
+                    certfile=str(s.tls_cert_file) if s.tls_cert_file else None,
+                    keyfile=str(s.tls_key_file) if s.tls_key_file else None,
+                    cert_reqs=ssl.CERT_REQUIRED,
+                )
+            except (OSError, ssl.SSLError, ValueError) as exc:
+                raise ConnectorConfigError(f"GRIDOS_MQTT_TLS_*: cannot load the TLS files: {exc}") from None
         client.reconnect_delay_set(
             min_delay=max(1, round(s.reconnect_min_seconds)), max_delay=max(1, round(s.reconnect_max_seconds))
         )
