@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -25,7 +27,7 @@ LIMIT = 100.0
 CHATTER = Chatter()
 
 
-def spec(deadband: float = 2.0, on_delay_s: float = 0, off_delay_s: float = 0, **kw: object) -> LimitSpec:
+def spec(deadband: float = 2.0, on_delay_s: float = 0, off_delay_s: float = 0, **kw: Any) -> LimitSpec:
     return LimitSpec(
         Condition.h,
         LIMIT,
@@ -33,7 +35,7 @@ def spec(deadband: float = 2.0, on_delay_s: float = 0, off_delay_s: float = 0, *
         deadband=deadband,
         on_delay_us=round(on_delay_s * US),
         off_delay_us=round(off_delay_s * US),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
