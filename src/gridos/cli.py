@@ -47,7 +47,15 @@ def _run(settings: Settings, on_started: object = None) -> None:
     from gridos.observability.logging import configure_logging
 
     configure_logging(settings.log_level, settings.log_json)
+    try:
+        # Feature settings (alarms, connectors, register maps) are validated while the app is built: fail
+        # here with one line rather than inside a worker with a traceback.
+        application = create_app(settings)
+    except ValueError as exc:
+        typer.echo(f"gridos: invalid configuration: {_one_line(exc)}", err=True)
+        raise typer.Exit(2) from None
     if settings.workers > 1 and on_started is None:
+        application.state.engine.dispose()
         # Each worker process builds its own app from the same GRIDOS_* environment.
         uvicorn.run(
             "gridos.app:create_app",
@@ -61,7 +69,6 @@ def _run(settings: Settings, on_started: object = None) -> None:
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         )
         return
-    application = create_app(settings)
     if on_started is not None:
         application.state.startup_hooks.append(on_started)
     config = uvicorn.Config(

@@ -142,3 +142,17 @@ def test_invalid_configuration_exits_2() -> None:
     assert r.returncode == 2 and "GRIDOS_FAULT_ERROR_RATE" in r.stderr
     r = run_cli("serve", env={"GRIDOS_API_TOKENS": "superuser:abc"})
     assert r.returncode == 2 and "unknown role 'superuser'" in r.stderr
+
+
+def test_invalid_feature_configuration_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    r = run_cli(
+        "serve",
+        env={
+            "GRIDOS_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+            "GRIDOS_MODBUS_ENABLED": "true",
+            "GRIDOS_MODBUS_REGISTER_MAP": str(tmp_path / "missing.yaml"),
+        },
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert "GRIDOS_MODBUS_REGISTER_MAP" in r.stderr and "missing.yaml" in r.stderr

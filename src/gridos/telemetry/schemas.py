@@ -3,6 +3,7 @@ extended catalogue is validated exactly like the core one."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -75,6 +76,11 @@ def _loads(body: bytes, ndjson: bool) -> Any:
             raise InvalidInput(f"body is not valid JSON: {exc}") from None
 
 
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 def parse_samples(model: type[BaseModel], body: bytes, content_type: str) -> list[Any]:
     """Body -> validated items. A single object, a JSON array or NDJSON; every error names its item."""
     ndjson = "ndjson" in content_type or "jsonlines" in content_type
@@ -86,7 +92,7 @@ def parse_samples(model: type[BaseModel], body: bytes, content_type: str) -> lis
     if not items:
         raise InvalidInput("batch is empty")
     try:
-        return TypeAdapter(list[model]).validate_python(items)  # type: ignore[valid-type]
+        return _list_adapter(model).validate_python(items)
     except ValidationError as exc:
         errors = []
         for err in exc.errors(include_url=False)[:50]:
