@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,15 @@ def test_check_rules_cli(tmp_path: Path) -> None:
     )
     assert failed.returncode == 1
     assert failed.stderr.strip() == f"error: {bad}: rules[0].measurement: unknown measurement 'humidity'"
+
+
+def test_serve_refuses_a_bad_rules_file_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "r.yaml"
+    bad.write_text("rules: {}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
+    env |= {"GRIDOS_ALARMS_RULES_FILE": str(bad), "GRIDOS_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}"}
+    r = subprocess.run(
+        [sys.executable, "-m", "gridos", "serve"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"gridos: invalid configuration: {bad}: expected a mapping with a 'rules' list"

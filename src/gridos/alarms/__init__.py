@@ -36,6 +36,9 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
     telemetry.observers.append(service.observe)
     app.include_router(router)
     app.include_router(rules_router)
+    # A bad rules file stops the app factory (and `gridos serve`, with one line); an unreachable database
+    # does not stop start-up (readiness says so, and the state is loaded when it answers).
+    rules = load_rules_file(settings.rules_file, set(telemetry.catalogue)) if settings.rules_file else None
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
@@ -54,10 +57,6 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
         if not settings.enabled:
             log.warning("alarms are disabled (GRIDOS_ALARMS_ENABLED=false): nothing is evaluated")
             return
-        # A bad rules file stops start-up at once; an unreachable database does not (readiness says so).
-        rules = (
-            load_rules_file(settings.rules_file, set(telemetry.catalogue)) if settings.rules_file else None
-        )
 
         def bootstrap() -> bool:
             try:
