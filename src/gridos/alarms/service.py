@@ -788,13 +788,14 @@ class AlarmService:
             pending = conn.execute(
                 select(func.count()).select_from(alarm_outbox).where(alarm_outbox.c.delivered_us.is_(None))
             ).scalar_one()
-        self.metrics.active_alarms.clear()
+        # Every (priority, state) series is set on each refresh, never cleared: a scrape in between sees
+        # either the old or the new figure, never a transient zero.
+        found = {(p, st): n for p, st, n in counts}
         for priority in Priority:
             for state in State:
                 if state is not State.normal:
-                    self.metrics.active_alarms.labels(priority=priority.value, state=state.value).set(0)
-        for priority, state, n in counts:
-            self.metrics.active_alarms.labels(priority=priority, state=state).set(n)
+                    n = found.get((priority.value, state.value), 0)
+                    self.metrics.active_alarms.labels(priority=priority.value, state=state.value).set(n)
         self.metrics.alarm_chattering.set(chattering)
         self.metrics.alarm_outbox_pending.set(pending)
 
