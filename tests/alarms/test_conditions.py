@@ -13,7 +13,7 @@ from tests.alarms.conftest import DEVICE, Feed, active
 from tests.conftest import Tokens
 
 
-def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         result = check()

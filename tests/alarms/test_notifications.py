@@ -166,7 +166,7 @@ def test_sse_stream_read_by_a_real_client(tmp_path: Path) -> None:
 
         listener = threading.Thread(target=listen, args=({}, 3, received))
         listener.start()
-        assert connected.wait(10)
+        assert connected.wait(30)
         t = datetime.now(UTC) - timedelta(seconds=30)
         with server.client(server.ingest_token) as ingest:
             for v in (11000, 11700, 11000):
