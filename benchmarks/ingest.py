@@ -112,7 +112,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2, help="GridOS worker processes")
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="GRIDOS_X=V", help="extra GridOS setting (repeatable)"
+    )
     args = ap.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
     batches = make_batches(args.samples, args.batch, start)
     bodies = [orjson.dumps(b) for b in batches]
@@ -136,6 +140,7 @@ def main() -> None:
                 "GRIDOS_WORKERS": str(args.workers),
                 "GRIDOS_LOG_LEVEL": "WARNING",
                 "GRIDOS_DB_POOL_SIZE": str(args.clients),
+                **extra_env,
             },
         )
         try:
@@ -158,6 +163,7 @@ def main() -> None:
         "ratio_api_to_copy": round(api_rate / copy_rate, 3),
         "api_rows_stored": stored,
         "cpus": os.cpu_count(),
+        "extra_env": extra_env,
     }
     print(json.dumps(result, indent=2))
 
