@@ -2,8 +2,7 @@
 the ServiceMonitor labels pods, both under load, and `gridctl analyze` runs the GridOS AnalysisTemplates on
 them. A healthy canary passes; a canary with injected errors or latency fails within the promised intervals.
 
-The templates come from `kubectl kustomize deploy/k8s/overlays/<env>` (never a copy of the queries). Until
-the Kubernetes delivery work renders them, a stand-in with the same names and args is used and reported.
+The templates come from `kubectl kustomize deploy/k8s/overlays/<env>` (never a copy of the queries).
 Intervals are shortened only through the templates' own args.
 """
 
@@ -30,7 +29,6 @@ from tests.support.servers import GridosServer, start_gridos
 pytestmark = [pytest.mark.canary, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = Path(__file__).parent / "fixtures" / "gridos-analysis-templates.yaml"
 TEMPLATES = ("gridos-error-rate", "gridos-latency-p95", "gridos-cpu-saturation")
 OVERLAY = os.environ.get("GRIDOS_CANARY_OVERLAY", "prod")
 STABLE_HASH, NAMESPACE = "6d4f8b7c9a", "gridos"
@@ -39,20 +37,20 @@ SHORT_ARGS = {"interval": "3s", "count": "5", "initial-delay": "6s", "rate-windo
 
 
 def rendered_templates(tmp_path: Path) -> tuple[Path, str]:
-    """The AnalysisTemplates of the overlay as kustomize renders them, or the stand-in while there are none."""
+    """The AnalysisTemplates of the overlay exactly as kustomize renders them for Argo Rollouts."""
     overlay = ROOT / "deploy" / "k8s" / "overlays" / OVERLAY
     kubectl = shutil.which("kubectl")
-    if overlay.is_dir() and kubectl:
-        out = subprocess.run(
-            [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True
-        ).stdout
-        docs = [d for d in YAML(typ="safe").load_all(out) if isinstance(d, dict)]
-        names = {d["metadata"]["name"] for d in docs if d.get("kind") == "AnalysisTemplate"}
-        if set(TEMPLATES) <= names:
-            path = tmp_path / f"rendered-{OVERLAY}.yaml"
-            path.write_text(out)
-            return path, f"kubectl kustomize deploy/k8s/overlays/{OVERLAY}"
-    return FIXTURE, f"stand-in {FIXTURE.relative_to(ROOT)} (overlay renders no GridOS AnalysisTemplates yet)"
+    assert kubectl, "kubectl (with kustomize) is needed to render the overlay"
+    out = subprocess.run(
+        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True
+    ).stdout
+    docs = [d for d in YAML(typ="safe").load_all(out) if isinstance(d, dict)]
+    names = {d["metadata"]["name"] for d in docs if d.get("kind") == "AnalysisTemplate"}
+    missing = set(TEMPLATES) - names
+    assert not missing, f"deploy/k8s/overlays/{OVERLAY} renders no AnalysisTemplate {sorted(missing)}"
+    path = tmp_path / f"rendered-{OVERLAY}.yaml"
+    path.write_text(out)
+    return path, f"kubectl kustomize deploy/k8s/overlays/{OVERLAY}"
 
 
 def gate_args(path: Path, canary_hash: str) -> dict[str, str]:
