@@ -13,10 +13,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridos.alarms.events import state_events
 from gridos.alarms.model import US, Priority, ShelveKind, State
 from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
 from gridos.alarms.service import AlarmService
 from gridos.config import Role
+from gridos.errors import InvalidInput
 from gridos.http import api_router
 from gridos.security import ADMIN, OPERATE, READ, require
 
@@ -86,6 +88,33 @@ def alarm_history(
 ) -> dict[str, Any]:
     """Every transition, newest first: who, when, why (the audit trail of the lifecycle)."""
     return svc.history(alarm_id, device_id, site, _us(from_), _us(to), before_id, limit)
+
+
+@router.get("/events", dependencies=[Depends(require(READ))])
+def events(
+    request: Request,
+    device_id: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="default: 24 h before `to`")] = None,
+    to: Annotated[datetime | None, Query(description="default: now")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+) -> dict[str, Any]:
+    """Events, not alarms: breaker opened/closed (and other boolean state changes), newest first, from the
+    stored samples. A rule on `breaker_closed` turns a change into an alarm when wanted."""
+    end = _us(to) or round(datetime.now(UTC).timestamp() * US)
+    start = _us(from_) or end - 86_400 * US
+    if start > end:
+        raise InvalidInput("`from` is after `to`", errors=[{"field": "from", "message": "after to"}])
+    # One day before the window is read too, so the window's first change knows the state it left.
+    items = state_events(
+        request.app.state.engine,
+        request.app.state.telemetry.catalogue,
+        device_id,
+        start,
+        end,
+        start - 86_400 * US,
+        limit,
+    )
+    return {"items": items, "count": len(items)}
 
 
 @router.get("/flood", dependencies=[Depends(require(READ))])
