@@ -14,28 +14,14 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from gridctl.manifests.promql import metric_names
+
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
 PROMTOOL = shutil.which("promtool")
 
 # Deliberate exceptions, each documented in docs/observability.md.
 OUTSIDE_METRICS = {"up", "rollout_info"}
-KEYWORDS = {
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "offset",
-    "inf",
-    "nan",
-    "le",
-}
 
 
 def contract_metrics() -> set[str]:
@@ -60,21 +46,6 @@ def recording_rules() -> set[str]:
     for path in (MONITORING / "rules").glob("*.rules.yaml"):
         for group in YAML(typ="safe").load(path.read_text())["groups"]:
             names |= {r["record"] for r in group["rules"] if "record" in r}
-    return names
-
-
-def metric_names(expr: str) -> set[str]:
-    """Names of series selected by an expression: identifiers that are not functions, keywords, label names
-    (inside braces or grouping clauses), strings or durations."""
-    s = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
-    s = re.sub(r"\{[^}]*\}", " ", s)
-    s = re.sub(r"\[[^\]]*\]", " ", s)
-    s = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", s)
-    names = set()
-    for m in re.finditer(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?", s):
-        if m.group(2) or m.group(1).lower() in KEYWORDS:
-            continue
-        names.add(m.group(1))
     return names
 
 
