@@ -29,12 +29,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
 from gridos.errors import InvalidInput, PayloadTooLarge
 from gridos.ingest.config import ConnectorConfigError, MqttSettings
 from gridos.observability.metrics import Metrics
+from gridos.telemetry.schemas import list_adapter
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.store import Row
 
@@ -83,8 +84,7 @@ class MqttConnector:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._malformed_log = RateLimitedLog(log)
-        # Built once: building a TypeAdapter costs ~1 ms, validating one small message ~20 us.
-        self._items = TypeAdapter(list[telemetry.sample_model])  # type: ignore[name-defined]
+        self._items = list_adapter(telemetry.sample_model)
         self.client = self._build_client()
         metrics.connector_up.labels(protocol=PROTOCOL).set(0)
 
