@@ -26,6 +26,7 @@ from gridos.health.views import router as health_router
 from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.observability.metrics import Metrics
 from gridos.observability.tracing import setup_tracing
+from gridos.telemetry.lineprotocol_views import router as lineprotocol_router
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
 from gridos.web.views import router as web_router
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(EdgeMiddleware, metrics=metrics)
     app.include_router(health_router)
     app.include_router(telemetry_router)
+    app.include_router(lineprotocol_router)
     app.include_router(devices_router)
     app.include_router(web_router)
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
