@@ -1,0 +1,7 @@
+# Historian: the peer benchmark, GridOS next to InfluxDB 1.6 in one run (results and command in
+# docs/benchmarks.md).
+.PHONY: bench-peer
+BENCH_TARGETS += bench-peer
+
+bench-peer: deps ## GridOS (REST and line protocol) next to InfluxDB 1.6: samples/s and bytes/sample
+	@$(UV) run --frozen python -m benchmarks.peer $(BENCH_ARGS)
