@@ -32,6 +32,7 @@ UINT64_MAX = 2**64 - 1
 _FLOAT = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INT = re.compile(r"-?\d+")
 _UINT = re.compile(r"\d+")
+_INFINITIES = (float("inf"), float("-inf"))
 _BOOLS = {
     "t": True,
     "T": True,
@@ -107,7 +108,7 @@ def parse_field_value(raw: str) -> FieldValue:
     if not _FLOAT.fullmatch(raw):
         raise _Bad(f"invalid field value {raw!r} (a number, 12i, 12u, a boolean or a quoted string)")
     number = float(raw)
-    if number in (float("inf"), float("-inf")):
+    if number in _INFINITIES:
         raise _Bad(f"float {raw!r} out of range")
     return number
 
@@ -149,10 +150,17 @@ def _fast(line: str) -> LinePoint | None:
             return None
         tags[key] = value
     fields: dict[str, FieldValue] = {}
+    is_float = _FLOAT.fullmatch
     for pair in fieldset.split(","):
         key, _eq, raw = pair.partition("=")
-        if not key or not raw or "=" in raw or key in fields:
+        if not key or key in fields:
             return None
+        if is_float(raw):  # the common case first (a '=' in `raw` matches no value syntax)
+            number = float(raw)
+            if number in _INFINITIES:
+                return None
+            fields[key] = number
+            continue
         try:
             fields[key] = parse_field_value(raw)
         except _Bad:
