@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from gridos.app import create_app
+from gridos.config import Settings
 from tests.conftest import Tokens
 
 
@@ -281,3 +282,29 @@ def test_clock_registry_and_size_rules_are_the_rest_ones(
         assert r.status_code == 400
         assert "not UTF-8" in r.json()["message"]
     assert _samples(database_url) == []
+
+
+@pytest.mark.postgres
+def test_database_outage_answers_503_and_acknowledges_nothing(postgres, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    name = postgres.create_database(template=postgres.template)
+    settings = Settings(
+        database_url=postgres.url(name),
+        api_tokens=f"ingest:{tokens.ingest}",
+        unknown_device="auto_register",
+        log_json=False,
+    )
+    line = f"north/tx-1 voltage=230 {_ns(_t0())}"
+    with TestClient(create_app(settings)) as c:
+        r = c.post(
+            "/api/v2/write?bucket=b", content=line, headers={"Authorization": f"Token {tokens.ingest}"}
+        )
+        assert r.status_code == 204
+        postgres.drop_database(name)  # the database goes away under the running app
+        r = c.post(
+            "/api/v2/write?bucket=b", content=line, headers={"Authorization": f"Token {tokens.ingest}"}
+        )
+        assert r.status_code == 503
+        assert r.headers["Retry-After"] == "5"
+        assert r.json() == {"code": "unavailable", "message": "the database is unavailable; retry later"}
+        r = c.post(f"/write?db=d&p={tokens.ingest}", content=line)
+        assert (r.status_code, r.json()) == (503, {"error": "the database is unavailable; retry later"})
