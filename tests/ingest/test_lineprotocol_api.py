@@ -272,6 +272,9 @@ def test_clock_registry_and_size_rules_are_the_rest_ones(
         )
         assert r.status_code == 413
         assert "limit is 3" in r.json()["message"]
+        r = c.post("/api/v2/write?bucket=b", content="north/tx-1 voltage=1\n" * 4, headers=auth)
+        assert r.status_code == 413
+        assert r.json()["message"] == "the body holds more than 3 points; the limit is 3 samples per request"
         r = c.post("/api/v2/write?bucket=b", content="# only a comment\n\n", headers=auth)
         assert (r.status_code, r.json()["message"]) == (400, "writing requires points (the body holds none)")
         r = c.post("/api/v2/write?org=o", content="north/tx-1 voltage=1", headers=auth)

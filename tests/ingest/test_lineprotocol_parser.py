@@ -12,6 +12,7 @@ from gridos.telemetry.lineprotocol import (
     INT64_MAX,
     INT64_MIN,
     LinePoint,
+    TooManyPoints,
     parse,
     to_items,
     to_microseconds,
@@ -195,3 +196,20 @@ def test_mapping_to_gridos_items() -> None:
         (3, "field 'quality' is reserved: send it as a tag, not a field"),
         (4, "timestamp 99999999999999999 out of range"),
     ]
+
+
+def test_bad_lines_are_reported_up_to_a_bound_and_points_up_to_a_limit() -> None:
+    # A string left open runs to the end of the body (quotes escaped inside it do not close it).
+    parsed, errors = parse('m f="x\n' + 'm f=\\"y\n' * 3 + "m f=1")
+    assert [p.line for p in parsed] == [5]
+    escaped_quote = '\\"y'
+    assert [(e.line, e.message) for e in errors] == [(1, "unterminated quoted string")] + [
+        (n, f"invalid field value {escaped_quote!r} (a number, 12i, 12u, a boolean or a quoted string)")
+        for n in (2, 3, 4)
+    ]
+    _, errors = parse("bad\n" * 5000, max_errors=100)
+    assert len(errors) == 101
+    assert errors[-1].message == "stopped after 100 bad lines"
+    with pytest.raises(TooManyPoints):
+        parse("m f=1\n" * 11, max_points=10)
+    assert len(parse("m f=1\n# c\n" * 10, max_points=10)[0]) == 10

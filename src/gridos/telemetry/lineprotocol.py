@@ -283,9 +283,17 @@ class _Scanner:
         return LinePoint(measurement, tags, fields, ts)
 
 
-def parse(text: str) -> tuple[list[LinePoint], list[LineProtocolError]]:
-    """Every point of a body, and one error per bad line (every line is looked at, so that a client
-    learns about all of them at once; `errors` is empty only when the whole body is valid)."""
+class TooManyPoints(ValueError):
+    """The body holds more points than the caller accepts (each point is at least one sample)."""
+
+
+def parse(
+    text: str, max_errors: int = 1000, max_points: int | None = None
+) -> tuple[list[LinePoint], list[LineProtocolError]]:
+    """Every point of a body, and one error per bad line: every line is looked at, so that a client
+    learns about all of them at once, up to `max_errors` bad lines (then parsing stops with a last error
+    saying so). `errors` is empty only when the whole body is valid. More than `max_points` points raise
+    TooManyPoints as soon as that is certain, before they are all built."""
     points: list[LinePoint] = []
     errors: list[LineProtocolError] = []
     pos, n, lineno = 0, len(text), 0
@@ -303,6 +311,8 @@ def parse(text: str) -> tuple[list[LinePoint], list[LineProtocolError]]:
         if not line or line[0] == "#":
             pos = end + 1
             continue
+        if max_points is not None and len(points) >= max_points:
+            raise TooManyPoints(f"the body holds more than {max_points} points")
         if "\\" not in line and '"' not in line:
             fast = _fast(line)
             if fast is not None:
@@ -315,6 +325,9 @@ def parse(text: str) -> tuple[list[LinePoint], list[LineProtocolError]]:
             point = scanner.point()
         except _Bad as exc:
             errors.append(LineProtocolError(lineno, str(exc)))
+            if len(errors) >= max_errors:
+                errors.append(LineProtocolError(lineno, f"stopped after {max_errors} bad lines"))
+                break
             # Skip to the end of the physical line and carry on, to report every bad line.
             pos = end + 1
             continue
