@@ -234,6 +234,11 @@ def test_a_bad_line_refuses_the_whole_batch_naming_every_bad_line(
     assert r.headers["X-Influxdb-Error"].startswith("line 3: ")
     assert _samples(database_url) == []
     assert 'gridos_ingest_rejected_total{reason="invalid"} 2.0' in app_client.get("/metrics").text
+    # The header carries printable ASCII only; the body keeps the exact text.
+    r = app_client.post(f"/write?db=d&p={tokens.ingest}", content="nörth/tx-1 voltage=1".encode())
+    assert r.status_code == 400
+    assert "'nörth/tx-1'" in r.json()["error"]
+    assert "'n?rth/tx-1'" in r.headers["X-Influxdb-Error"]
 
 
 def test_clock_registry_and_size_rules_are_the_rest_ones(

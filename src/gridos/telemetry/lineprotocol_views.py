@@ -73,7 +73,8 @@ def _render(exc: WriteError, v1: bool) -> JSONResponse:
     headers = dict(exc.headers)
     if v1:
         body = {"error": exc.message}
-        headers["X-Influxdb-Error"] = exc.message[:500].encode("ascii", "replace").decode("ascii")
+        # A header value must be printable ASCII; the body keeps the exact message.
+        headers["X-Influxdb-Error"] = "".join(c if " " <= c < "\x7f" else "?" for c in exc.message[:500])
     else:
         body = {"code": exc.code, "message": exc.message}
     if exc.errors:
