@@ -242,10 +242,7 @@ async def _write(
             raise WriteError(400, "invalid", "database is required" if v1 else "bucket is required")
         unit = _precision(precision, lp.PRECISION_V1 if v1 else lp.PRECISION_V2)
         limit = svc.settings.max_body_bytes
-        raw = await request.body()
-        if len(raw) > limit:
-            svc.metrics.ingest_rejected.labels(reason="too_large").inc()
-            raise _too_large(f"body of {len(raw)} bytes exceeds {limit}", limit)
+        raw = await _read_body(request, limit, svc)
         text = _decode(raw, request.headers.get("content-encoding", ""), limit)
         # Parsing a large batch is CPU work: keep it off the event loop along with the commit.
         await run_in_threadpool(write_lines, svc, text, unit)
@@ -262,6 +259,19 @@ async def _write(
             v1,
         )
     return Response(status_code=204)
+
+
+async def _read_body(request: Request, limit: int, svc: TelemetryService) -> bytes:
+    """The body, refused with 413 as soon as it passes the limit (never buffered whole beyond it)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            svc.metrics.ingest_rejected.labels(reason="too_large").inc()
+            raise _too_large(f"body exceeds {limit} bytes", limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _precision(raw: str | None, table: dict[str, str]) -> str:
