@@ -213,3 +213,18 @@ def test_bad_lines_are_reported_up_to_a_bound_and_points_up_to_a_limit() -> None
     with pytest.raises(TooManyPoints):
         parse("m f=1\n" * 11, max_points=10)
     assert len(parse("m f=1\n# c\n" * 10, max_points=10)[0]) == 10
+
+
+_LP_CHARS = st.sampled_from(list('ab= ,"\\\n\r\t#.-+e1i0uTf'))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(_LP_CHARS, max_size=60) | st.text(max_size=30))
+def test_any_text_parses_or_is_reported_line_by_line(body: str) -> None:
+    """Arbitrary input never escapes as an exception other than the per-line errors, and every point or
+    error names a line of the body."""
+    parsed, errors = parse(body)
+    physical_lines = body.count("\n") + 1
+    for item in [*parsed, *errors]:
+        assert 1 <= item.line <= physical_lines
+    assert len({e.line for e in errors}) == len(errors)
