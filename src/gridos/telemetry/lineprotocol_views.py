@@ -243,9 +243,13 @@ async def _write(
         unit = _precision(precision, lp.PRECISION_V1 if v1 else lp.PRECISION_V2)
         limit = svc.settings.max_body_bytes
         raw = await _read_body(request, limit, svc)
-        text = _decode(raw, request.headers.get("content-encoding", ""), limit)
-        # Parsing a large batch is CPU work: keep it off the event loop along with the commit.
-        await run_in_threadpool(write_lines, svc, text, unit)
+        encoding = request.headers.get("content-encoding", "")
+
+        def inflate_and_write() -> int:
+            return write_lines(svc, _decode(raw, encoding, limit), unit)
+
+        # Inflating and parsing a large batch is CPU work: keep it off the event loop with the commit.
+        await run_in_threadpool(inflate_and_write)
     except WriteError as exc:
         return _render(exc, v1)
     except (OperationalError, DBAPIError) as exc:
