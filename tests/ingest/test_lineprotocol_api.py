@@ -153,7 +153,11 @@ def test_gzip_bodies_are_inflated_within_the_body_limit(
             headers={"Authorization": headers["Authorization"]},
         )
         assert r.status_code == 413
-        assert r.json()["message"] == "body exceeds 16384 bytes"
+        assert r.json() == {
+            "code": "request too large",
+            "message": "body exceeds 16384 bytes",
+            "maxLength": 16384,
+        }
         r = c.post("/api/v2/write?bucket=b", content=b"not gzip at all", headers=headers)
         assert (r.status_code, r.json()["code"]) == (400, "invalid")
         assert "not valid gzip" in r.json()["message"]

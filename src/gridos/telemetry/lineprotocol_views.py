@@ -49,6 +49,7 @@ class WriteError(Exception):
         message: str,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        max_length: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -56,6 +57,7 @@ class WriteError(Exception):
         self.message = message
         self.errors = errors or []
         self.headers = headers or {}
+        self.max_length = max_length
 
 
 _CODES = {
@@ -77,6 +79,8 @@ def _render(exc: WriteError, v1: bool) -> JSONResponse:
         headers["X-Influxdb-Error"] = "".join(c if " " <= c < "\x7f" else "?" for c in exc.message[:500])
     else:
         body = {"code": exc.code, "message": exc.message}
+        if exc.max_length is not None:
+            body["maxLength"] = exc.max_length  # InfluxDB 2.x's LineProtocolLengthError
     if exc.errors:
         body["line"] = exc.errors[0]["line"]
         body["errors"] = exc.errors[:MAX_ERRORS]
@@ -150,7 +154,7 @@ def _decode(body: bytes, encoding: str, limit: int) -> str:
 
 
 def _too_large(message: str, limit: int) -> WriteError:
-    return WriteError(413, "request too large", message, headers={"X-GridOS-Max-Length": str(limit)})
+    return WriteError(413, "request too large", message, max_length=limit)
 
 
 def _line_errors(errors: list[lp.LineProtocolError]) -> list[dict[str, Any]]:
