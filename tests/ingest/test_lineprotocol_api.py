@@ -327,3 +327,22 @@ def test_database_outage_answers_503_and_acknowledges_nothing(postgres, tokens: 
         assert r.json() == {"code": "unavailable", "message": "the database is unavailable; retry later"}
         r = c.post(f"/write?db=d&p={tokens.ingest}", content=line)
         assert (r.status_code, r.json()) == (503, {"error": "the database is unavailable; retry later"})
+
+
+def test_line_protocol_samples_raise_alarms_like_rest_ones(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    """The commit is the REST one, observers included: a limit crossing raises the alarm."""
+    with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as c:
+        c.put(
+            "/api/v1/devices/north/tx-1",
+            json={"type": "transformer", "site": "north", "nominal_voltage": 11000, "nominal_frequency": 50},
+        ).raise_for_status()
+        t0 = datetime.now(UTC) - timedelta(seconds=60)
+        body = (
+            f"north/tx-1 voltage=11000 {_ns(t0)}\nnorth/tx-1 voltage=11700 {_ns(t0 + timedelta(seconds=1))}"
+        )
+        r = c.post(
+            "/api/v2/write?bucket=b", content=body, headers={"Authorization": f"Token {tokens.ingest}"}
+        )
+        assert r.status_code == 204, r.text
+        items = c.get("/api/v1/alarms").json()["items"]
+        assert [(a["device_id"], a["condition"], a["value"]) for a in items] == [("north/tx-1", "h", 11700)]
