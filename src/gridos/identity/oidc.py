@@ -41,8 +41,8 @@ class OidcClient:
         self._metadata: dict[str, Any] | None = None
         self._metadata_at = 0.0
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._keys_at = 0.0
-        self._forced_at = 0.0
+        self._keys_at: float | None = None  # never loaded
+        self._forced_at: float | None = None
 
     def _get(self, url: str) -> dict[str, Any]:
         try:
@@ -74,11 +74,11 @@ class OidcClient:
     def _signing_key(self, kid: str | None) -> jwt.PyJWK:
         now = time.monotonic()
         with self._lock:
-            stale = now - self._keys_at > self.settings.oidc_jwks_ttl_seconds
+            stale = self._keys_at is None or now - self._keys_at > self.settings.oidc_jwks_ttl_seconds
             key = self._keys.get(kid or "")
             if key is not None and not stale:
                 return key
-            may_force = now - self._forced_at >= MIN_REFRESH_SECONDS
+            may_force = self._forced_at is None or now - self._forced_at >= MIN_REFRESH_SECONDS
         if stale or may_force:
             self._refresh_keys(forced=not stale)
         with self._lock:

@@ -44,6 +44,8 @@ class SessionStore:
     def __init__(self, engine: Engine, idle_seconds: float, absolute_seconds: float) -> None:
         self.engine = engine
         self.idle = timedelta(seconds=idle_seconds)
+        # Record activity often enough that an active session never reaches the idle limit.
+        self.touch_every = min(TOUCH_EVERY, self.idle / 4)
         self.absolute = timedelta(seconds=absolute_seconds)
 
     def create(self, subject: str, name: str, role: Role, client: str | None) -> tuple[str, Session]:
@@ -79,7 +81,7 @@ class SessionStore:
         if _aware(row.expires_at) <= now or last_seen + self.idle <= now:
             self.end(session_id)
             return None
-        if now - last_seen >= TOUCH_EVERY:
+        if now - last_seen >= self.touch_every:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(auth_sessions).where(auth_sessions.c.id_hash == key).values(last_seen_at=now)
