@@ -61,7 +61,7 @@ class SecurityMiddleware:
 
         await self.app(scope, receive, send_wrapper)
         if scope["method"] in WRITE_METHODS and not state.get("audited"):
-            route = getattr(scope.get("route"), "path", None)
+            route = getattr(scope.get("route"), "path_format", None)  # /devices/{device_id}, no converter
             if route is not None and route not in NOT_AUDITED:
                 await run_in_threadpool(self._record, scope, route, status, request_id)
 
