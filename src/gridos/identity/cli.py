@@ -34,7 +34,9 @@ def _store() -> Iterator[Any]:
         settings, identity = Settings(), IdentitySettings()
     except ValidationError as exc:
         e = exc.errors()[0]
-        typer.echo(f"gridos keys: invalid configuration: GRIDOS_{str(e['loc'][0]).upper()}: {e['msg']}", err=True)
+        typer.echo(
+            f"gridos keys: invalid configuration: GRIDOS_{str(e['loc'][0]).upper()}: {e['msg']}", err=True
+        )
         raise typer.Exit(2) from None
     engine = make_engine(settings)
     try:

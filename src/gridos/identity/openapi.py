@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -45,8 +44,15 @@ ERRORS = {
 PUBLIC_ERRORS = ("404", "422", "503")
 
 
-def _roles(route: APIRoute) -> list[str] | None:
-    for dep in route.dependant.dependencies:
+def _routes(app: FastAPI) -> list[Any]:
+    """Every route with its effective path (FastAPI >= 0.16x keeps included routers nested)."""
+    flatten = getattr(routing, "iter_route_contexts", None)
+    return list(flatten(app.routes)) if flatten is not None else list(app.routes)
+
+
+def _roles(route: Any) -> list[str] | None:
+    dependant = getattr(route, "dependant", None)
+    for dep in dependant.dependencies if dependant is not None else ():
         allowed = getattr(dep.call, "allowed_roles", None)
         if allowed is not None:
             return sorted(r.value for r in allowed)
@@ -69,20 +75,22 @@ def install_openapi(app: FastAPI) -> None:
         for name in ("HTTPValidationError", "ValidationError"):
             components["schemas"].pop(name, None)
         seen: dict[str, int] = {}
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
+        for route in _routes(app):
+            if not getattr(route, "include_in_schema", False) or route.path_format is None:
                 continue
             for method in sorted(route.methods or ()):
                 op = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if op is None:
                     continue
                 # operationId = the view function's name: stable across releases and readable in
-                # generated clients. A name used twice gets the method and a counter.
-                op_id = route.name
+                # generated clients. A function serving two paths gets the second path in its id.
+                op_id = str(route.name).lstrip("_")
                 if op_id in seen:
-                    seen[op_id] += 1
-                    op_id = f"{op_id}_{method.lower()}_{seen[op_id]}"
-                seen.setdefault(op_id, 1)
+                    slug = "_".join(
+                        p for p in route.path_format.strip("/").replace("-", "_").split("/") if "{" not in p
+                    )
+                    op_id = f"{op_id}_{method.lower()}_{slug}"
+                seen[op_id] = 1
                 op["operationId"] = op_id
                 roles = _roles(route)
                 codes = ERRORS if roles is not None else {k: ERRORS[k] for k in PUBLIC_ERRORS}
