@@ -23,6 +23,11 @@ class IdentitySettings(BaseSettings):
     oidc_client_secret: SecretStr = Field(
         default=SecretStr(""), description="confidential client secret; empty: public client (PKCE only)"
     )
+    oidc_client_assertion_file: str = Field(
+        default="",
+        description="file holding a JWT client assertion (AKS workload identity: AZURE_FEDERATED_TOKEN_FILE); "
+        "used instead of a client secret, re-read at every sign-in",
+    )
     oidc_audience: str = Field(default="", description="`aud` of bearer access tokens; default: client id")
     oidc_resource: str = Field(default="", description="resource indicator (RFC 8707) sent at sign-in")
     oidc_scopes: str = "openid profile email"

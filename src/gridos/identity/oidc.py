@@ -160,6 +160,12 @@ class OidcClient:
             data["resource"] = self.settings.oidc_resource
         secret = self.settings.oidc_client_secret.get_secret_value()
         auth = (self.settings.oidc_client_id, secret) if secret else None
+        if self.settings.oidc_client_assertion_file:
+            # Federated credential (RFC 7523): the platform's short-lived token proves who we are, so no
+            # client secret exists anywhere. The file is rotated by the kubelet: read it every time.
+            with open(self.settings.oidc_client_assertion_file, encoding="utf-8") as f:
+                data["client_assertion"] = f.read().strip()
+            data["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
         try:
             response = httpx.post(
                 self.metadata()["token_endpoint"],
