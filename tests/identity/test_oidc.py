@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 import pytest
@@ -12,7 +13,14 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tokens
-from tests.support.oidc import OidcProvider, csrf, new_signing_key, running_oidc_provider, sign_in
+from tests.support.oidc import (
+    FEDERATED_CLIENT,
+    OidcProvider,
+    csrf,
+    new_signing_key,
+    running_oidc_provider,
+    sign_in,
+)
 
 DEVICE = {"type": "meter", "site": "north", "expected_interval_s": 5}
 # Backend-independent logic (clocks, provider keys): once is enough.
@@ -293,3 +301,22 @@ def test_rotated_provider_keys_are_picked_up(
             r = app.get("/api/v1/me", headers={"Authorization": f"Bearer {after}"})
             assert r.status_code == 200, r.text
             assert app.get("/api/v1/me", headers={"Authorization": f"Bearer {before}"}).status_code == 200
+
+
+@SQLITE_ONLY
+def test_code_redeemed_with_a_client_assertion_instead_of_a_secret(
+    make_app: Callable[..., TestClient], oidc: OidcProvider, tmp_path: Path
+) -> None:
+    # What AKS workload identity does: the kubelet writes a short-lived signed token to a file, the provider
+    # trusts its issuer, and no client secret exists anywhere.
+    token_file = tmp_path / "azure-identity-token"
+    app = make_app(
+        {"GRIDOS_OIDC_CLIENT_ID": FEDERATED_CLIENT, "GRIDOS_OIDC_CLIENT_ASSERTION_FILE": str(token_file)}
+    )
+    token_file.write_text(oidc.client_assertion(new_signing_key()[0]))  # signed by the wrong issuer
+    refused = sign_in(app, oidc, "ada")
+    assert refused.status_code == 401 and "token endpoint refused the code" in refused.text
+    token_file.write_text(oidc.client_assertion())  # rotated by the platform: read again at each sign-in
+    done = sign_in(app, oidc, "ada")
+    assert done.status_code == 302, done.text
+    assert app.get("/api/v1/me").json()["subject"] == "ada"

@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
 RESOURCE = "api://gridos-tests"
 GRIDOS_CLIENT = "gridos-console"
+FEDERATED_CLIENT = (
+    "gridos-federated"  # authenticates with a signed client assertion, like AKS workload identity
+)
 TEST_CLIENT = "test-cli"  # a second public client the tests use to get access tokens as a person would
 TEST_REDIRECT = "http://127.0.0.1/test-callback"
 CALLBACK = "http://testserver/auth/callback"  # GridOS under Starlette's TestClient
@@ -60,6 +63,11 @@ def private_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
     return jwk | {"kid": kid, "use": "sig", "alg": "RS256"}
 
 
+def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return jwk | {"kid": kid, "use": "sig", "alg": "RS256"}
+
+
 @dataclass
 class OidcProvider:
     issuer: str
@@ -69,6 +77,8 @@ class OidcProvider:
     gridos_redirect: str
     log_path: Path
     extra_keys: list[tuple[rsa.RSAPrivateKey, str]] = field(default_factory=list)
+    # The key behind FEDERATED_CLIENT's assertions (the role the cluster's service-account issuer plays).
+    assertion_key: rsa.RSAPrivateKey = field(default_factory=lambda: new_signing_key()[0])
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def config(self) -> dict[str, Any]:
@@ -85,6 +95,15 @@ class OidcProvider:
                     "token_endpoint_auth_method": "none",
                     "redirect_uris": [self.gridos_redirect],
                     "post_logout_redirect_uris": [self.gridos_redirect.replace("/auth/callback", "/")],
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                },
+                {
+                    "client_id": FEDERATED_CLIENT,
+                    "token_endpoint_auth_method": "private_key_jwt",
+                    "token_endpoint_auth_signing_alg": "RS256",
+                    "jwks": {"keys": [public_jwk(self.assertion_key, "assertion")]},
+                    "redirect_uris": [self.gridos_redirect],
                     "grant_types": ["authorization_code"],
                     "response_types": ["code"],
                 },
@@ -175,6 +194,19 @@ class OidcProvider:
         if alg == "none":
             return jwt.encode(claims, None, algorithm="none", headers=headers)
         return jwt.encode(claims, key or self.key, algorithm=alg, headers=headers)
+
+    def client_assertion(self, key: rsa.RSAPrivateKey | None = None) -> str:
+        """A client assertion (RFC 7523) for FEDERATED_CLIENT, as a projected service-account token."""
+        now = int(time.time())
+        claims = {
+            "iss": FEDERATED_CLIENT,
+            "sub": FEDERATED_CLIENT,
+            "aud": self.issuer,
+            "jti": secrets.token_hex(8),
+            "iat": now,
+            "exp": now + 300,
+        }
+        return jwt.encode(claims, key or self.assertion_key, algorithm="RS256", headers={"kid": "assertion"})
 
     def browser_flow(self, start_url: str, account: str, stop_prefix: str) -> str:
         """Follow an authorization request as a browser would, signing in as `account` on the provider's
