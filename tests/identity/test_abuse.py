@@ -77,3 +77,20 @@ def test_security_headers_on_every_response(make_app: Callable[..., TestClient],
     assert docs.headers["content-security-policy"] == "frame-ancestors 'none'"
     tls = TestClient(app.app, base_url="https://testserver")
     assert tls.get("/health/live").headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+@SQLITE_ONLY
+def test_static_tokens_warn_in_production_mode(
+    make_app: Callable[..., TestClient], tokens: Tokens, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app({"GRIDOS_AUTH_PRODUCTION": "true"})
+    assert "GRIDOS_API_TOKENS is set in production mode" in caplog.text
+    caplog.clear()
+    for _ in range(3):
+        assert app.get("/api/v1/alarms", headers=tokens.header("viewer")).status_code == 200
+    warnings = [r for r in caplog.records if "static bootstrap token used in production mode" in r.message]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"  # once per role, not per request
+    quiet = make_app({"GRIDOS_AUTH_PRODUCTION": "false"})
+    caplog.clear()
+    assert quiet.get("/api/v1/alarms", headers=tokens.header("viewer")).status_code == 200
+    assert "production mode" not in caplog.text
