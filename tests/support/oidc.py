@@ -120,8 +120,19 @@ class OidcProvider:
     def start(self, timeout: float = 20.0) -> OidcProvider:
         node = shutil.which("node")
         if node is None:
-            raise RuntimeError("node is not installed")
-        env = os.environ | {"OIDC_TEST_CONFIG": json.dumps(self.config()), "NODE_ENV": "test"}
+            raise RuntimeError("node is not installed (make system-deps)")
+        # The repository's node_modules (npm ci from package-lock.json, `make system-deps`); another install
+        # of the same lock can be named with GRIDOS_TEST_NODE_MODULES.
+        modules = Path(os.environ.get("GRIDOS_TEST_NODE_MODULES", REPO / "node_modules"))
+        package = modules / "oidc-provider"
+        if not (package / "package.json").is_file():
+            raise RuntimeError(f"{package} is missing: run `make system-deps` (npm ci)")
+        entry = package / json.loads((package / "package.json").read_text()).get("main", "lib/index.js")
+        env = os.environ | {
+            "OIDC_TEST_CONFIG": json.dumps(self.config()),
+            "OIDC_PROVIDER_MODULE": entry.resolve().as_uri(),
+            "NODE_ENV": "test",
+        }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [node, str(SCRIPT)], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT

@@ -2,7 +2,8 @@
 // Everything variable (port, issuer, signing keys, clients, accounts, API resource) comes from the JSON in
 // OIDC_TEST_CONFIG, written by tests/support/oidc.py. Sign-in uses the package's devInteractions login
 // form (any password), which the tests fill in with httpx like a browser would; consent is pre-granted.
-import Provider from 'oidc-provider';
+// OIDC_PROVIDER_MODULE is the package's entry file, resolved by the harness (the repository's node_modules).
+const { default: Provider } = await import(process.env.OIDC_PROVIDER_MODULE ?? 'oidc-provider');
 
 const cfg = JSON.parse(process.env.OIDC_TEST_CONFIG);
 const accounts = cfg.accounts; // id -> extra claims (name, preferred_username, roles, groups)

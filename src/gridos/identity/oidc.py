@@ -128,7 +128,9 @@ class OidcClient:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
-        if nonce is not None and not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
+        if nonce is not None and not secrets.compare_digest(
+            str(claims.get("nonce", "")).encode(), nonce.encode()
+        ):
             raise InvalidToken("nonce does not match the sign-in")
         return claims
 

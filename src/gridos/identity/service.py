@@ -80,7 +80,8 @@ class IdentityService:
         request.state.role = principal.role
         if principal.auth == "session" and request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
+            # Bytes: compare_digest refuses non-ASCII str, and a header may carry any latin-1 byte.
+            if not sent or not hmac.compare_digest(sent.encode(), (principal.csrf_token or "").encode()):
                 raise Forbidden(f"CSRF check failed: a signed-in browser must send the {CSRF_HEADER} header")
         return principal
 

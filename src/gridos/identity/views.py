@@ -127,7 +127,7 @@ def callback(
     if error:
         return refuse(401, f"the identity provider refused: {error} {error_description or ''}".strip())
     cookie_state = request.cookies.get(LOGIN_COOKIE, "")
-    if not code or not state or not secrets.compare_digest(cookie_state, state):
+    if not code or not state or not secrets.compare_digest(cookie_state.encode(), state.encode()):
         return refuse(400, "this sign-in was not started in this browser (state mismatch); start again")
     pending = svc.sessions.finish_login(state)
     if pending is None:
