@@ -148,6 +148,13 @@ def test_gridos_keys_command(
     assert gw.post("/api/v1/scada/data", json=sample(), headers=bearer(new["token"])).status_code == 200
     assert runner.invoke(cli, ["keys", "revoke", new["prefix"]]).exit_code == 0
     assert gw.post("/api/v1/scada/data", json=sample(), headers=bearer(new["token"])).status_code == 401
+    audit = gw.get("/api/v1/audit", params={"action": "cli keys"}, headers=tokens.header("admin")).json()
+    assert [(e["action"], e["target"]) for e in reversed(audit["items"])] == [
+        ("cli keys create", key["prefix"]),
+        ("cli keys rotate", key["prefix"]),
+        ("cli keys revoke", new["prefix"]),
+    ]
+    assert all(e["subject"].startswith("cli:") and e["client"] == "cli" for e in audit["items"])
     unknown = runner.invoke(cli, ["keys", "revoke", "nosuch"])
     assert unknown.exit_code == 1 and "no API key with prefix 'nosuch'" in unknown.output
     bad = runner.invoke(cli, ["keys", "create", "x", "--scope", "admin"])

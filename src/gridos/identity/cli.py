@@ -27,6 +27,7 @@ def _store() -> Iterator[Any]:
     from gridos.config import Settings
     from gridos.db.engine import make_engine
     from gridos.db.migrate import upgrade
+    from gridos.identity.audit import AuditLog
     from gridos.identity.config import IdentitySettings
     from gridos.identity.keys import KeyStore
 
@@ -42,7 +43,7 @@ def _store() -> Iterator[Any]:
     try:
         if settings.migrate_on_start:  # the embedded SQLite database migrates itself, as `serve` does
             upgrade(engine)
-        yield KeyStore(engine, identity.auth_key_cache_seconds)
+        yield KeyStore(engine, identity.auth_key_cache_seconds), AuditLog(engine)
     except GridosError as exc:
         typer.echo(f"gridos keys: {exc.detail}", err=True)
         raise typer.Exit(1 if exc.status in (404, 409) else 2) from None
@@ -55,6 +56,11 @@ def _store() -> Iterator[Any]:
 
 def _print(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def _audit(audit: Any, action: str, target: str) -> None:
+    # Key changes from the command line are writes like any other: on the record, with who ran them.
+    audit.record(f"cli keys {action}", "ok", None, "cli", None, target=target, subject=_operator())
 
 
 def _operator() -> str:
@@ -72,8 +78,10 @@ def create(
 ) -> None:
     """Create a key. The token is printed once; only its hash is stored."""
     expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
-    with _store() as store:
-        _print(store.create(name, scope, _operator(), expires))
+    with _store() as (store, audit):
+        created = store.create(name, scope, _operator(), expires)
+        _audit(audit, "create", created["prefix"])
+        _print(created)
 
 
 @keys_app.command("list")
@@ -81,7 +89,7 @@ def list_(
     all_: Annotated[bool, typer.Option("--all", help="include revoked and expired keys")] = False,
 ) -> None:
     """List keys: prefix, name, scopes, state, expiry, last use. Never the tokens."""
-    with _store() as store:
+    with _store() as (store, _):
         _print(store.list(include_inactive=all_))
 
 
@@ -91,12 +99,16 @@ def rotate(
     overlap_hours: Annotated[float, typer.Option(help="how long the old key keeps working")] = 24.0,
 ) -> None:
     """Issue a new key with the same name and scopes; the old one works for the overlap, then stops."""
-    with _store() as store:
-        _print(store.rotate(prefix, overlap_hours * 3600, _operator()))
+    with _store() as (store, audit):
+        rotated = store.rotate(prefix, overlap_hours * 3600, _operator())
+        _audit(audit, "rotate", prefix)
+        _print(rotated)
 
 
 @keys_app.command("revoke")
 def revoke(prefix: Annotated[str, typer.Argument(help="the key's prefix")]) -> None:
     """Revoke a key now (other replicas within GRIDOS_AUTH_KEY_CACHE_SECONDS)."""
-    with _store() as store:
-        _print(store.revoke(prefix))
+    with _store() as (store, audit):
+        revoked = store.revoke(prefix)
+        _audit(audit, "revoke", prefix)
+        _print(revoked)
