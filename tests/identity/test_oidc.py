@@ -321,3 +321,16 @@ def test_code_redeemed_with_a_client_assertion_instead_of_a_secret(
     done = sign_in(app, oidc, "ada")
     assert done.status_code == 302, done.text
     assert app.get("/api/v1/me").json()["subject"] == "ada"
+
+
+@SQLITE_ONLY
+def test_provider_error_is_shown_escaped_and_audited(app: TestClient, tokens: Tokens) -> None:
+    start = app.get("/auth/login", follow_redirects=False)
+    state = start.headers["location"].split("state=")[1].split("&")[0]
+    r = app.get(
+        "/auth/callback",
+        params={"state": state, "error": "access_denied", "error_description": "<script>alert(1)</script>"},
+    )
+    assert r.status_code == 401 and "<script>" not in r.text and "&lt;script&gt;" in r.text
+    (entry,) = audit(app, tokens, action="auth.signin")
+    assert entry["outcome"] == "denied" and "access_denied" in str(entry["detail"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -66,9 +67,10 @@ def _set_cookie(response: Response, svc: IdentityService, name: str, value: str,
 
 
 def _signin_page(status: int, message: str) -> HTMLResponse:
-    # No script, no inline style: a plain page the strict default CSP allows.
+    # No script, no inline style. Escaped: the message can quote the provider's error_description, which
+    # arrives in the query string, i.e. from whoever crafted the link.
     return HTMLResponse(
-        f"<!doctype html><title>GridOS sign-in</title><h1>Sign-in failed</h1><p>{message}</p>"
+        f"<!doctype html><title>GridOS sign-in</title><h1>Sign-in failed</h1><p>{html.escape(message)}</p>"
         '<p><a href="/auth/login">Try again</a></p>',
         status_code=status,
     )
