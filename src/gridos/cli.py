@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from gridos import __version__
 from gridos.config import Settings
+from gridos.identity.cli import keys_app
 
 app = typer.Typer(
     name="gridos",
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 log = logging.getLogger("gridos.cli")
+app.add_typer(keys_app)  # gridos keys create|list|rotate|revoke (gridos.identity.cli)
 
 
 def _settings(**overrides: object) -> Settings:

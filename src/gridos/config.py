@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Role(StrEnum):
     viewer = "viewer"
     operator = "operator"
+    engineer = "engineer"  # alarm rules and the device registry
     admin = "admin"
     ingest = "ingest"
 

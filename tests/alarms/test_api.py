@@ -46,7 +46,8 @@ def test_default_voltage_limits_raise_and_clear_with_ack(
         ("clear", "active_acked", "normal"),
     ]
     ack = history[1]
-    assert ack["actor"] == "operator:jdoe" and ack["comment"] == "tap changer checked"
+    # The body's `user` is ignored: the journal names who authenticated (a static token: its role).
+    assert ack["actor"] == "operator" and ack["comment"] == "tap changer checked"
 
 
 def test_clear_before_ack_is_cleared_unacked_then_ack_returns_to_normal(

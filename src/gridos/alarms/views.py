@@ -17,10 +17,10 @@ from gridos.alarms.events import state_events
 from gridos.alarms.model import US, Priority, ShelveKind, State
 from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
 from gridos.alarms.service import AlarmService
-from gridos.config import Role
 from gridos.errors import InvalidInput
 from gridos.http import api_router
-from gridos.security import ADMIN, OPERATE, READ, require
+from gridos.identity.principal import Principal
+from gridos.security import ADMIN, ENGINEER, OPERATE, READ, require
 
 router = api_router("/api/v1/alarms", ["alarms"])
 rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
@@ -39,7 +39,10 @@ class ActionIn(BaseModel):
 
     comment: str | None = Field(default=None, max_length=1000, description="why (kept in the audit trail)")
     user: str | None = Field(
-        default=None, max_length=100, description="who, recorded with the token's role (role:user)"
+        default=None,
+        max_length=100,
+        deprecated=True,
+        description="ignored: the audit trail records the authenticated caller, never a body field",
     )
 
 
@@ -50,8 +53,9 @@ class ShelveIn(ActionIn):
     )
 
 
-def _actor(role: Role, body: ActionIn | None) -> str:
-    return f"{role.value}:{body.user}" if body is not None and body.user else role.value
+def _actor(principal: Principal) -> str:
+    # Who acted is who authenticated (gridos.identity), whatever the body says.
+    return principal.actor
 
 
 def _us(dt: datetime | None) -> int | None:
@@ -173,30 +177,39 @@ def get_alarm(alarm_id: int, svc: Svc) -> dict[str, Any]:
 
 @router.post("/{alarm_id}/ack")
 def ack(
-    alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))], body: ActionIn | None = None
+    alarm_id: int,
+    svc: Svc,
+    who: Annotated[Principal, Depends(require(OPERATE))],
+    body: ActionIn | None = None,
 ) -> dict[str, Any]:
-    return svc.ack(alarm_id, _actor(role, body), body.comment if body else None)
+    return svc.ack(alarm_id, _actor(who), body.comment if body else None)
 
 
 @router.post("/{alarm_id}/shelve")
 def shelve(
-    alarm_id: int, body: ShelveIn, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))]
+    alarm_id: int, body: ShelveIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
 ) -> dict[str, Any]:
-    return svc.shelve(alarm_id, body.kind, body.duration_s, _actor(role, body), body.comment)
+    return svc.shelve(alarm_id, body.kind, body.duration_s, _actor(who), body.comment)
 
 
 @router.post("/{alarm_id}/unshelve")
 def unshelve(
-    alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(OPERATE))], body: ActionIn | None = None
+    alarm_id: int,
+    svc: Svc,
+    who: Annotated[Principal, Depends(require(OPERATE))],
+    body: ActionIn | None = None,
 ) -> dict[str, Any]:
-    return svc.unshelve(alarm_id, _actor(role, body), body.comment if body else None)
+    return svc.unshelve(alarm_id, _actor(who), body.comment if body else None)
 
 
 def _admin_action(name: str, call: Any) -> None:
     def route(
-        alarm_id: int, svc: Svc, role: Annotated[Role, Depends(require(ADMIN))], body: ActionIn | None = None
+        alarm_id: int,
+        svc: Svc,
+        who: Annotated[Principal, Depends(require(ADMIN))],
+        body: ActionIn | None = None,
     ) -> dict[str, Any]:
-        return call(svc, alarm_id, _actor(role, body), body.comment if body else None)
+        return call(svc, alarm_id, _actor(who), body.comment if body else None)
 
     route.__name__ = name.replace("-", "_")
     router.post(f"/{{alarm_id}}/{name}", summary=f"{name} (admin)")(route)
@@ -216,9 +229,9 @@ def list_rules(svc: Svc, device_id: str | None = None, measurement: str | None =
 
 @rules_router.post("", status_code=201, response_model=Rule)
 def create_rule(
-    spec: RuleCreate, svc: Svc, response: Response, role: Annotated[Role, Depends(require(ADMIN))]
+    spec: RuleCreate, svc: Svc, response: Response, who: Annotated[Principal, Depends(require(ENGINEER))]
 ) -> Rule:
-    rule = svc.create_rule(spec, role.value)
+    rule = svc.create_rule(spec, _actor(who))
     response.headers["Location"] = f"/api/v1/alarm-rules/{rule.id}"
     return rule
 
@@ -247,18 +260,18 @@ def put_rule(
     rule_id: int,
     spec: RuleFields,
     svc: Svc,
-    role: Annotated[Role, Depends(require(ADMIN))],
+    who: Annotated[Principal, Depends(require(ENGINEER))],
     comment: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> Rule:
-    return svc.update_rule(rule_id, spec, role.value, comment)
+    return svc.update_rule(rule_id, spec, _actor(who), comment)
 
 
 @rules_router.delete("/{rule_id}", status_code=204)
 def delete_rule(
     rule_id: int,
     svc: Svc,
-    role: Annotated[Role, Depends(require(ADMIN))],
+    who: Annotated[Principal, Depends(require(ENGINEER))],
     body: ChangeComment | None = None,
 ) -> Response:
-    svc.delete_rule(rule_id, role.value, body.comment if body else None)
+    svc.delete_rule(rule_id, _actor(who), body.comment if body else None)
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DeviceLat
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput
 from gridos.http import api_router
-from gridos.security import ADMIN, READ, require
+from gridos.security import ENGINEER, READ, require
 from gridos.telemetry.service import TelemetryService
 
 router = api_router("/api/v1/devices", ["devices"])
@@ -31,7 +31,7 @@ def list_devices(
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.post("", status_code=201, response_model=Device, dependencies=[Depends(require(ADMIN))])
+@router.post("", status_code=201, response_model=Device, dependencies=[Depends(require(ENGINEER))])
 def create_device(spec: DeviceCreate, reg: Registry, response: Response) -> Device:
     device = reg.create(spec)
     response.headers["Location"] = f"/api/v1/devices/{device.id}"
@@ -48,7 +48,7 @@ def get_device(device_id: str, reg: Registry) -> Device:
     return reg.get(device_id)
 
 
-@router.put("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ADMIN))])
+@router.put("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ENGINEER))])
 def put_device(device_id: str, spec: DeviceFields, reg: Registry, response: Response) -> Device:
     try:
         DeviceCreate.model_validate(spec.model_dump() | {"id": device_id})
@@ -62,12 +62,12 @@ def put_device(device_id: str, spec: DeviceFields, reg: Registry, response: Resp
     return device
 
 
-@router.patch("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ADMIN))])
+@router.patch("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ENGINEER))])
 def patch_device(device_id: str, patch: DevicePatch, reg: Registry) -> Device:
     return reg.patch(device_id, patch)
 
 
-@router.delete("/{device_id:path}", status_code=204, dependencies=[Depends(require(ADMIN))])
+@router.delete("/{device_id:path}", status_code=204, dependencies=[Depends(require(ENGINEER))])
 def delete_device(device_id: str, reg: Registry) -> Response:
     reg.delete(device_id)
     return Response(status_code=204)

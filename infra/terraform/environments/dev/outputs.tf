@@ -67,3 +67,8 @@ output "tenant_id" {
   description = "Entra ID tenant (azure.workload.identity/tenant-id)."
   value       = data.azurerm_client_config.current.tenant_id
 }
+
+output "oidc_client_id" {
+  description = "Client ID of the GridOS app registration people sign in to (GRIDOS_OIDC_CLIENT_ID)."
+  value       = module.identity.oidc_client_id
+}

@@ -16,6 +16,11 @@ provider "azurerm" {
   }
 }
 
+# The GridOS app registration (modules/identity): the same OIDC sign-in as azurerm, in the same tenant.
+provider "azuread" {
+  use_oidc = true
+}
+
 provider "random" {}
 
 provider "time" {}

@@ -6,6 +6,10 @@ terraform {
       source  = "hashicorp/azurerm"
       version = "~> 4.55.0"
     }
+    azuread = {
+      source  = "hashicorp/azuread"
+      version = "~> 3.4.0"
+    }
     random = {
       source  = "hashicorp/random"
       version = "~> 3.6.3"

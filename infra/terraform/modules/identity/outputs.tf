@@ -17,3 +17,13 @@ output "external_secrets_client_id" {
   description = "Client ID of the External Secrets workload identity (its service account annotation)."
   value       = azurerm_user_assigned_identity.external_secrets.client_id
 }
+
+output "oidc_client_id" {
+  description = "Client ID of the GridOS app registration (GRIDOS_OIDC_CLIENT_ID, also in Key Vault as gridos-oidc-client-id)."
+  value       = azuread_application.gridos.client_id
+}
+
+output "oidc_issuer" {
+  description = "OIDC issuer people sign in with (GRIDOS_OIDC_ISSUER, also in Key Vault as gridos-oidc-issuer)."
+  value       = local.oidc_issuer
+}

@@ -74,3 +74,18 @@ variable "tags" {
   description = "Tags applied to every resource."
   default     = {}
 }
+
+variable "oidc_redirect_uris" {
+  type        = list(string)
+  description = "Sign-in redirect URIs of the GridOS app registration: https://<host>/auth/callback for each public host name."
+  validation {
+    condition     = length(var.oidc_redirect_uris) > 0 && alltrue([for uri in var.oidc_redirect_uris : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?/auth/callback$", uri))])
+    error_message = "oidc_redirect_uris must hold at least one https://<host>/auth/callback URI."
+  }
+}
+
+variable "oidc_logout_url" {
+  type        = string
+  description = "Front-channel logout URL of the GridOS app registration (https://<host>/), or null."
+  default     = null
+}

@@ -6,5 +6,13 @@ terraform {
       source  = "hashicorp/azurerm"
       version = ">= 4.42.0, < 5.0.0"
     }
+    azuread = {
+      source  = "hashicorp/azuread"
+      version = ">= 3.0.0, < 4.0.0"
+    }
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.12.0, < 1.0.0"
+    }
   }
 }
