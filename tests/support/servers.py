@@ -100,3 +100,22 @@ def start_gridos(tmp_path: Path, env: dict[str, str] | None = None, start: bool 
         log_path=tmp_path / f"gridos-{port}.log",
     )
     return server.start() if start else server
+
+
+def gridos_env(**overrides: str) -> dict[str, str]:
+    """The process environment without any GRIDOS_* of the caller, plus `overrides`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")} | overrides
+
+
+def run_gridos(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m gridos ARGS` to completion (for commands that exit by themselves)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gridos", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -143,6 +143,15 @@ def register_fleet(client: httpx.Client, fleet: list[SimDevice], admin_token: st
         r.raise_for_status()
 
 
+def register_in_process(registry: Any, fleet: list[SimDevice], interval: float) -> None:
+    """Register the fleet straight into a DeviceRegistry (the demo does this before its connectors
+    start, so the first Modbus poll or MQTT message already finds every device)."""
+    from gridos.devices.schemas import DeviceFields
+
+    for d in fleet:
+        registry.put(d.id, DeviceFields.model_validate(d.spec(interval)))
+
+
 def run(
     url: str,
     ingest_token: str,
@@ -150,10 +159,12 @@ def run(
     interval: float,
     stop: threading.Event,
     outputs: Any = None,
+    simulator: FleetSimulator | None = None,
 ) -> None:
-    """Register the fleet, then every `interval` send one reading per device: over HTTP by default, or
-    through `outputs` (gridos.simulator.protocols.ProtocolOutputs: MQTT publisher, Modbus registers)."""
-    sim = FleetSimulator()
+    """Register the fleet (unless `simulator` is given: its fleet is registered already), then every
+    `interval` send one reading per device: over HTTP by default, or through `outputs`
+    (gridos.simulator.protocols.ProtocolOutputs: MQTT publisher, Modbus registers)."""
+    sim = simulator or FleetSimulator()
     with httpx.Client(base_url=url, timeout=10) as client:
         while not stop.is_set():
             try:
@@ -162,7 +173,8 @@ def run(
             except httpx.HTTPError:
                 pass
             stop.wait(0.2)
-        register_fleet(client, sim.fleet, admin_token, interval)
+        if simulator is None:
+            register_fleet(client, sim.fleet, admin_token, interval)
         log.info("simulator started", extra={"devices": len(sim.fleet), "interval_s": interval})
         headers = {"Authorization": f"Bearer {ingest_token}"}
         while not stop.is_set():
@@ -183,12 +195,17 @@ def run(
 
 
 def run_in_background(
-    url: str, ingest_token: str, admin_token: str, interval: float, outputs: Any = None
+    url: str,
+    ingest_token: str,
+    admin_token: str,
+    interval: float,
+    outputs: Any = None,
+    simulator: FleetSimulator | None = None,
 ) -> threading.Event:
     stop = threading.Event()
     threading.Thread(
         target=run,
-        args=(url, ingest_token, admin_token, interval, stop, outputs),
+        args=(url, ingest_token, admin_token, interval, stop, outputs, simulator),
         name="simulator",
         daemon=True,
     ).start()
