@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -95,15 +96,16 @@ def test_serve_port_option_overrides_the_environment(tmp_path: Path) -> None:
 
 
 def test_config_shows_every_section_with_secrets_masked() -> None:
+    mqtt_password = secrets.token_urlsafe(12)
     env = gridos_env(
-        GRIDOS_MQTT_PASSWORD="mqtt-s3cret",
+        GRIDOS_MQTT_PASSWORD=mqtt_password,
         GRIDOS_MQTT_HOST="broker.example",
         GRIDOS_ALARMS_FLOOD_THRESHOLD="25",
         GRIDOS_API_TOKENS="admin:very-secret-token",
     )
     r = run_gridos("config", env=env)
     assert r.returncode == 0, r.stderr
-    assert "mqtt-s3cret" not in r.stdout and "very-secret-token" not in r.stdout
+    assert mqtt_password not in r.stdout and "very-secret-token" not in r.stdout
     cfg = json.loads(r.stdout)
     assert cfg["mqtt"]["host"] == "broker.example" and cfg["mqtt"]["password"] == "***"
     assert cfg["modbus"]["enabled"] is False

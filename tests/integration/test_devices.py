@@ -29,8 +29,8 @@ def test_crud_round_trip_with_slash_ids(client: TestClient) -> None:
     assert got["rated_power"] == 20000 and got["tags"] == {"bay": "T1"}
     patched = client.patch("/api/v1/devices/north/tx-1", json={"rated_current": 1100}).json()
     assert patched["rated_current"] == 1100 and patched["site"] == "north"
-    assert client.put("/api/v1/devices/north/tx-1", json={**TX, "site": "south"}).status_code == 200
-    listing = client.get("/api/v1/devices", params={"site": "south"}).json()
+    assert client.put("/api/v1/devices/north/tx-1", json={**TX, "rated_power": 25000}).status_code == 200
+    listing = client.get("/api/v1/devices", params={"site": "north"}).json()
     assert [d["id"] for d in listing["items"]] == ["north/tx-1"] and listing["total"] == 1
     assert client.delete("/api/v1/devices/north/tx-1").status_code == 204
     assert client.get("/api/v1/devices/north/tx-1").status_code == 404

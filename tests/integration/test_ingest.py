@@ -33,7 +33,7 @@ def test_seed_contract_works_as_written(client: TestClient) -> None:
 
 
 def test_batch_array_and_ndjson(client: TestClient) -> None:
-    register(client, "north/tx-1")
+    register(client, "north/tx-1", site="north", nominal_voltage=11000.0)
     t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     items = [
         {
