@@ -263,12 +263,13 @@ def demo(
         application = _build(settings)
         _warn_at_start(settings)
         url = f"http://{settings.host}:{settings.port}"
-        simulator = FleetSimulator()
+        simulator = FleetSimulator(interval=interval)
 
         async def register_fleet(application: Any) -> None:
             # Before the connectors start (this hook runs first): a Modbus poll of a device that is not
-            # registered yet would log "unknown device" for every device.
+            # registered yet would log "unknown device" for every device, one of empty registers store 0.
             register_in_process(application.state.registry, simulator.fleet, interval)
+            outputs.prime(simulator.tick())
 
         async def start_simulator(application: Any) -> None:
             run_in_background(url, ingest_token, admin_token, interval, outputs, simulator=simulator)

@@ -41,6 +41,12 @@ class ProtocolOutputs:
             return []
         return batch
 
+    def prime(self, batch: list[dict[str, Any]]) -> None:
+        """Fill the Modbus registers before GridOS first polls them: a poll of never-written registers
+        would read (and store) zeros as good values."""
+        if self.modbus is not None:
+            self.modbus.write(batch)
+
     def close(self) -> None:
         if self.mqtt:
             self.mqtt.close()
