@@ -147,7 +147,15 @@ def _run(
         application.state.engine.dispose()
         # Each worker process builds its own app from the same GRIDOS_* environment (the CLI's options
         # were written into it) and serves the socket bound here.
-        config = uvicorn.Config("gridos.app:create_app", factory=True, workers=settings.workers, **common)
+        # A worker answers the supervisor's health pings only once its app is built and started (imports,
+        # migrations): uvicorn's 5 s default kills and restarts workers for ever on a busy machine.
+        config = uvicorn.Config(
+            "gridos.app:create_app",
+            factory=True,
+            workers=settings.workers,
+            timeout_worker_healthcheck=60,
+            **common,
+        )
         Multiprocess(config, sockets=[sock]).run()
         return
     if first_hook is not None:

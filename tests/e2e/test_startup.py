@@ -30,6 +30,17 @@ def test_a_taken_port_stops_the_demo_before_it_touches_any_database(tmp_path: Pa
     assert [p.name for p in tmp_path.rglob("*") if p.suffix == ".db"] == []
 
 
+def test_demo_takes_its_port_from_gridos_port(tmp_path: Path) -> None:
+    """GRIDOS_PORT=<taken> gridos demo must try that port (and stop there), not 8000."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = run_gridos("demo", env=gridos_env(GRIDOS_PORT=str(port)), cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
 def embedded(tmp_path: Path, data: Path) -> GridosServer:
     """GridOS on its default embedded database, in `data`."""
     server = start_gridos(tmp_path, {"GRIDOS_DATA_DIR": str(data)}, start=False)
