@@ -156,7 +156,14 @@ class Settings(BaseSettings):
 # Variables read outside a settings class (gridos.observability.tracing), and those the delivery tooling
 # (gridctl, CI) reads from the same environment: known, so never reported as unknown.
 OTHER_ENV_NAMES = frozenset(
-    {"GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT", "GRIDOS_SMOKE_TOKEN", "GRIDOS_URLS", "GRIDOS_CANARY_OVERLAY"}
+    {
+        "GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT",
+        "GRIDOS_SMOKE_TOKEN",
+        "GRIDOS_URL",
+        "GRIDOS_URLS",
+        "GRIDOS_CANARY_OVERLAY",
+        "GRIDOS_PG_BIN",  # the test harness's PostgreSQL binaries
+    }
 )
 
 
