@@ -48,6 +48,15 @@ def test_values_no_grid_device_could_report_are_refused(client: TestClient, fiel
     assert client.get("/api/v1/devices/lab-meter/latest").json()["measurements"] == {}
 
 
+def test_numbers_that_overflow_to_infinity_are_refused(client: TestClient) -> None:
+    client.put("/api/v1/devices/lab-meter", json={"type": "meter", "site": "lab"}).raise_for_status()
+    for literal in (b"1e400", b"-1e400"):
+        body = b'{"device_id": "lab-meter", "current": ' + literal + b"}"
+        r = client.post("/api/v1/scada/data", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == "current"
+
+
 def test_values_beyond_the_device_ratings_are_refused_with_the_reason(client: TestClient) -> None:
     client.put("/api/v1/devices/north/feeder-1", json=FEEDER).raise_for_status()
     t = past(minutes=10, align=timedelta(minutes=1))
