@@ -1,8 +1,9 @@
 """The `gridos` command: serve, migrate, demo, config, version.
 
-Start-up order (serve and demo): configuration, then the listening socket, then the lock on the embedded
-database, and only then the app, its connectors and the demo's simulator. A GridOS that cannot take its
-port or its database exits (code 3) before it has written anything anywhere.
+Start-up order (serve and demo): configuration (and, for serve, the app built from it, which validates
+every feature setting but starts nothing), then the listening socket, then the lock on the embedded
+database, and only then the server, which migrates and starts the connectors and the demo's simulator.
+A GridOS that cannot take its port or its database exits (code 3) before it has written anything.
 """
 
 from __future__ import annotations
