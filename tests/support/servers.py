@@ -27,7 +27,7 @@ class GridosServer:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, timeout: float = 30.0) -> GridosServer:
+    def start(self, timeout: float = 60.0) -> GridosServer:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridos", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
