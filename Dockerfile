@@ -13,6 +13,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN pip install --no-cache-dir uv==0.13.9
 # Dependencies first (cached while only the source changes): exactly the locked versions, hashes checked.
+# Runtime only (--no-dev, no extras): gridctl's `tooling` extra (hcl2, kubernetes-validate, regopy, ...)
+# is not in the image; `gridctl --help` and its delivery commands still work without it.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv export --frozen --no-dev --no-emit-project --format requirements-txt --output-file /tmp/requirements.txt \
     && pip wheel --no-cache-dir --require-hashes --only-binary=:all: --wheel-dir /wheels -r /tmp/requirements.txt
@@ -35,6 +37,7 @@ ENV PATH=/opt/gridos/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     GRIDOS_HOST=0.0.0.0 \
     GRIDOS_PORT=8000 \
+    GRIDOS_DATA_DIR=/var/lib/gridos/data \
     GRIDOS_BUILD_REVISION=${REVISION}
 # No compiler and no build tool here: only the wheels of the first stage, installed offline. pip itself is
 # removed from the virtual environment afterwards so the image carries no installer.

@@ -14,24 +14,29 @@ BENCH_TARGETS := bench-ingest bench-query
 
 include $(sort $(wildcard mk/*.mk))
 
-.PHONY: help deps system-deps venv demo serve test pytest lint check bench bench-ingest bench-query
+.PHONY: help deps system-deps uv venv demo serve test pytest lint check bench bench-ingest bench-query
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 system-deps: ## apt packages the tests need (PostgreSQL, Prometheus, Alertmanager, Mosquitto, wrk)
 	@bash scripts/install-system-deps.sh
 
-venv: ## Python environment from the lock file (uv.lock)
+uv:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet 'uv==0.13.9'
+
+venv: uv ## Python environment from the lock file (uv.lock): runtime, dev tools and gridctl's tooling
 	@$(UV) sync --frozen --quiet
 
 deps: system-deps venv
 
-demo: venv ## run GridOS on http://127.0.0.1:8000 with embedded SQLite and a simulated fleet
-	@$(UV) run --frozen gridos demo
+# The demo and serve need only GridOS's runtime dependencies (what the image has), not the dev toolchain:
+# `uv run --no-dev` installs just those. PORT=8001 picks another port (default: GRIDOS_PORT, else 8000).
+PORT ?=
+demo: uv ## run GridOS on http://127.0.0.1:8000 (PORT=...) with embedded SQLite in ./data and a simulated fleet
+	@$(UV) run --frozen --no-dev gridos demo $(if $(PORT),--port $(PORT))
 
-serve: venv ## run GridOS (configuration from GRIDOS_* environment variables)
-	@$(UV) run --frozen gridos serve
+serve: uv ## run GridOS (configuration from GRIDOS_* environment variables; PORT=... overrides the port)
+	@$(UV) run --frozen --no-dev gridos serve $(if $(PORT),--port $(PORT))
 
 test: deps ## everything: static checks, then the test suite (SQLite and a real PostgreSQL)
 	@$(MAKE) --no-print-directory check CHECK_PYTEST=true

@@ -36,11 +36,16 @@ NOMINAL = 11000.0
 INGEST_BENCH_RATE = 95_356  # samples/s, docs/benchmarks.md (1M samples, 4 clients, 2 workers)
 
 
+def load_device(i: int) -> str:
+    """The i-th load feeder, 50 to a site (an id's first part is its site)."""
+    return f"site-{i // 50}/feeder-{i}"
+
+
 def register(server: GridosServer) -> None:
     with server.client() as c:
         for i in range(LOAD_DEVICES):
             c.put(
-                f"/api/v1/devices/load/feeder-{i}",
+                f"/api/v1/devices/{load_device(i)}",
                 json={
                     "type": "feeder",
                     "site": f"site-{i // 50}",
@@ -72,7 +77,7 @@ def load_bodies(batch: int, count: int, start: datetime) -> list[bytes]:
         for _ in range(per_batch):
             items.append(
                 {
-                    "device_id": f"load/feeder-{i % LOAD_DEVICES}",
+                    "device_id": load_device(i % LOAD_DEVICES),
                     "timestamp": (start + timedelta(seconds=i // LOAD_DEVICES)).isoformat(),
                     "voltage": NOMINAL + i % 97,
                     "current": 400 + i % 13,

@@ -1,12 +1,21 @@
-"""The `gridos` command: serve, migrate, demo, config."""
+"""The `gridos` command: serve, migrate, demo, config, version.
+
+Start-up order (serve and demo): configuration (and, for serve, the app built from it, which validates
+every feature setting but starts nothing), then the listening socket, then the lock on the embedded
+database, and only then the server, which migrates and starts the connectors and the demo's simulator.
+A GridOS that cannot take its port or its database exits (code 3) before it has written anything.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import socket
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -23,72 +32,184 @@ app = typer.Typer(
 )
 log = logging.getLogger("gridos.cli")
 app.add_typer(keys_app)  # gridos keys create|list|rotate|revoke (gridos.identity.cli)
+EXIT_CONFIG = 2
+EXIT_IN_USE = 3  # the port or the embedded database is held by another process
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gridos {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """GridOS SCADA telemetry service. Every setting is a GRIDOS_* environment variable (`gridos config`)."""
 
 
 def _settings(**overrides: object) -> Settings:
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
         settings.token_roles  # noqa: B018 - validate tokens now
         return settings
     except (ValidationError, ValueError) as exc:
         typer.echo(f"gridos: invalid configuration: {_one_line(exc)}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: Exception, prefix: str = "GRIDOS_") -> str:
     if isinstance(exc, ValidationError):
         e = exc.errors()[0]
-        return f"GRIDOS_{str(e['loc'][0]).upper()}: {e['msg']}"
+        return f"{prefix}{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else e["msg"]
     return str(exc)
 
 
-def _run(settings: Settings, on_started: object = None) -> None:
+def _warn_at_start(settings: Settings) -> None:
+    from gridos.config import unknown_env_warnings
+
+    for warning in unknown_env_warnings():
+        log.warning(warning)
+    if not settings.token_roles:
+        log.warning(
+            "no API tokens configured (GRIDOS_API_TOKENS is empty): every /api/v1 request will be "
+            "answered 401; set role:token pairs, e.g. GRIDOS_API_TOKENS=admin:<secret>"
+        )
+
+
+def _claim(settings: Settings, command: str) -> tuple[socket.socket, Any]:
+    """The port, then the embedded database: both exclusively this process's, or exit 3."""
+    from gridos.db.lock import DatabaseInUse, EmbeddedDatabaseLock
+    from gridos.serving import BindError, bind_socket
+
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except (BindError, OSError) as exc:
+        typer.echo(f"gridos {command}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_IN_USE) from None
+    lock = None
+    path = settings.sqlite_path
+    if path is not None:
+        try:
+            lock = EmbeddedDatabaseLock(path).acquire()
+        except DatabaseInUse as exc:
+            sock.close()
+            typer.echo(f"gridos {command}: {exc}", err=True)
+            raise typer.Exit(EXIT_IN_USE) from None
+    return sock, lock
+
+
+def _build(settings: Settings) -> Any:
+    """The app, with every feature setting (alarms, connectors, register maps) validated; nothing is
+    started yet (connectors start with the server, after the port is bound)."""
+    from gridos.app import create_app
+
+    try:
+        return create_app(settings)
+    except ValueError as exc:
+        # One line rather than a traceback from inside a worker.
+        typer.echo(f"gridos: invalid configuration: {_one_line(exc)}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _run(
+    settings: Settings,
+    application: Any,
+    sock: socket.socket,
+    on_started: Callable[[Any], Awaitable[None]] | None = None,
+    first_hook: Callable[[Any], Awaitable[None]] | None = None,
+) -> None:
     import uvicorn
 
-    from gridos.app import create_app
-    from gridos.observability.logging import configure_logging
+    from gridos.serving import GuardedHttpProtocol
 
-    configure_logging(settings.log_level, settings.log_json)
-    try:
-        # Feature settings (alarms, connectors, register maps) are validated while the app is built: fail
-        # here with one line rather than inside a worker with a traceback.
-        application = create_app(settings)
-    except ValueError as exc:
-        typer.echo(f"gridos: invalid configuration: {_one_line(exc)}", err=True)
-        raise typer.Exit(2) from None
+    GuardedHttpProtocol.configure(settings)
+    log.info(
+        "starting GridOS",
+        extra={
+            "version": __version__,
+            "listen": f"{settings.host}:{settings.port}",
+            "database": settings.masked()["database_url"],
+            "data_dir": str(settings.data_dir.resolve()),
+        },
+    )
+    common: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+        "http": GuardedHttpProtocol,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds),
+    }
     if settings.workers > 1 and on_started is None:
+        from uvicorn.supervisors import Multiprocess
+
         application.state.engine.dispose()
-        # Each worker process builds its own app from the same GRIDOS_* environment.
-        uvicorn.run(
+        # Each worker process builds its own app from the same GRIDOS_* environment (the CLI's options
+        # were written into it) and serves the socket bound here.
+        # A worker answers the supervisor's health pings only once its app is built and started (imports,
+        # migrations): uvicorn's 5 s default kills and restarts workers for ever on a busy machine.
+        config = uvicorn.Config(
             "gridos.app:create_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
             workers=settings.workers,
-            log_config=None,
-            access_log=False,
-            proxy_headers=True,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            timeout_worker_healthcheck=60,
+            **common,
         )
+        Multiprocess(config, sockets=[sock]).run()
         return
+    if first_hook is not None:
+        application.state.startup_hooks.insert(0, first_hook)
     if on_started is not None:
         application.state.startup_hooks.append(on_started)
-    config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn.Config(application, **common)).run(sockets=[sock])
+
+
+def _configure_logging(settings: Settings) -> None:
+    from gridos.observability.logging import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json, settings.access_log)
+
+
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="listen address (default: GRIDOS_HOST, else 127.0.0.1)")
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", min=1, max=65535, help="HTTP port (default: GRIDOS_PORT, else 8000)")
+]
 
 
 @app.command()
-def serve() -> None:
-    """Serve the API (settings from GRIDOS_* environment variables)."""
-    _run(_settings())
+def serve(
+    host: HostOpt = None,
+    port: PortOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64, help="worker processes (default: GRIDOS_WORKERS, else 1)"),
+    ] = None,
+) -> None:
+    """Serve the API (settings from GRIDOS_* environment variables; options override them)."""
+    settings = _settings(host=host, port=port, workers=workers)
+    # uvicorn's worker processes read the environment, not these options.
+    os.environ.update(
+        {
+            "GRIDOS_HOST": settings.host,
+            "GRIDOS_PORT": str(settings.port),
+            "GRIDOS_WORKERS": str(settings.workers),
+        }
+    )
+    _configure_logging(settings)
+    application = _build(settings)
+    _warn_at_start(settings)
+    sock, lock = _claim(settings, "serve")
+    try:
+        _run(settings, application, sock)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
@@ -112,8 +233,9 @@ def migrate() -> None:
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    interval: Annotated[float, typer.Option(help="seconds between simulated readings")] = 2.0,
+    port: PortOpt = None,
+    host: HostOpt = None,
+    interval: Annotated[float, typer.Option(min=0.05, help="seconds between simulated readings")] = 2.0,
     mqtt_broker: Annotated[
         str | None,
         typer.Option(help="host:port of an MQTT broker: the fleet publishes there, GridOS subscribes"),
@@ -124,47 +246,87 @@ def demo(
     modbus_port: Annotated[int, typer.Option(help="Modbus TCP port of the simulated devices")] = 5020,
 ) -> None:
     """Serve GridOS with a simulated fleet of 3 substations (~60 devices) streaming live data."""
-    import os
-
-    from gridos.simulator.fleet import run_in_background
+    from gridos.simulator.fleet import FleetSimulator, register_in_process, run_in_background
+    from gridos.simulator.mqtt import parse_address
     from gridos.simulator.protocols import prepare
 
-    try:
-        outputs = prepare(mqtt_broker, modbus_port if modbus else None, interval)
-    except (ValueError, OSError) as exc:
-        typer.echo(f"gridos demo: {exc}", err=True)
-        raise typer.Exit(2) from None
-    os.environ.update(outputs.env)  # the connectors read GRIDOS_MQTT_* / GRIDOS_MODBUS_* like `serve` does
+    if mqtt_broker:
+        try:
+            parse_address(mqtt_broker)
+        except ValueError as exc:
+            typer.echo(f"gridos demo: {exc}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
     admin_token = secrets.token_urlsafe(24)
     ingest_token = secrets.token_urlsafe(24)
-    base = Settings()
-    existing = base.api_tokens.get_secret_value()
+    existing = os.environ.get("GRIDOS_API_TOKENS", "")
     tokens = f"admin:{admin_token},ingest:{ingest_token}" + (f",{existing}" if existing else "")
-    settings = _settings(port=port, api_tokens=tokens)
-    url = f"http://{settings.host}:{settings.port}"
-
-    async def start_simulator(application: object) -> None:
-        run_in_background(url, ingest_token, admin_token, interval, outputs)
-
-    notes = "".join(f"  {note}\n" for note in outputs.notes)
-    sys.stderr.write(
-        f"\nGridOS {__version__} demo on {url}\n"
-        f"  admin token: {admin_token}\n"
-        f"  try: curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/scada/status\n"
-        f"  operator view: {url}/#token={admin_token}\n"
-        f"  API docs: {url}/docs\n{notes}\n"
-    )
+    settings = _settings(host=host, port=port, api_tokens=tokens)
+    _configure_logging(settings)
+    sock, lock = _claim(settings, "demo")
     try:
-        _run(settings, start_simulator)
+        try:
+            # The Modbus register map is written into the data directory (replaced on every run).
+            outputs = prepare(mqtt_broker, modbus_port if modbus else None, interval, settings.data_dir)
+        except (ValueError, OSError) as exc:
+            typer.echo(f"gridos demo: {exc}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
+        os.environ.update(outputs.env)  # the connectors read GRIDOS_MQTT_* / GRIDOS_MODBUS_* like `serve`
+        application = _build(settings)
+        _warn_at_start(settings)
+        url = f"http://{settings.host}:{settings.port}"
+        simulator = FleetSimulator(interval=interval)
+
+        async def register_fleet(application: Any) -> None:
+            # Before the connectors start (this hook runs first): a Modbus poll of a device that is not
+            # registered yet would log "unknown device" for every device, one of empty registers store 0.
+            register_in_process(application.state.registry, simulator.fleet, interval)
+            outputs.prime(simulator.tick())
+
+        async def start_simulator(application: Any) -> None:
+            run_in_background(url, ingest_token, admin_token, interval, outputs, simulator=simulator)
+
+        notes = "".join(f"  {note}\n" for note in outputs.notes)
+        sys.stderr.write(
+            f"\nGridOS {__version__} demo on {url}\n"
+            f"  admin token: {admin_token}\n"
+            f"  try: curl -H 'Authorization: Bearer {admin_token}' {url}/api/v1/scada/status\n"
+            f"  operator view: {url}/#token={admin_token}\n"
+            f"  API docs: {url}/docs\n"
+            f"  data: {settings.masked()['database_url']}\n{notes}\n"
+        )
+        try:
+            _run(settings, application, sock, start_simulator, first_hook=register_fleet)
+        finally:
+            outputs.close()
     finally:
-        outputs.close()
+        if lock is not None:
+            lock.release()
 
 
 @app.command()
 def config() -> None:
-    """Print the effective configuration, secrets masked."""
+    """Print the effective configuration of every section (core, mqtt, modbus, alarms), secrets masked."""
+    from gridos.config import masked_sections, settings_sections, unknown_env_warnings
+
     settings = _settings()
-    typer.echo(json.dumps(settings.masked(), indent=2, default=str))
+    for warning in unknown_env_warnings():
+        typer.echo(f"gridos config: warning: {warning}", err=True)
+    try:
+        sections = masked_sections()
+    except ValidationError as exc:
+        prefix = next(
+            (
+                str(cls.model_config.get("env_prefix", ""))
+                for cls in settings_sections().values()
+                if cls.__name__ == exc.title
+            ),
+            "GRIDOS_",
+        )
+        typer.echo(f"gridos: invalid configuration: {_one_line(exc, prefix)}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    core = settings.masked()
+    core |= {name: values for name, values in sections.items() if name != "core"}
+    typer.echo(json.dumps(core, indent=2, default=str))
 
 
 @app.command()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import os
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -24,7 +28,7 @@ class UnknownDevicePolicy(StrEnum):
     auto_register = "auto_register"
 
 
-DEFAULT_SQLITE_URL = "sqlite:///./gridos.db"
+EMBEDDED_DB_NAME = "gridos.db"
 
 
 def hash_token(token: str) -> str:
@@ -35,7 +39,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDOS_", extra="ignore")
 
     database_url: SecretStr | None = Field(
-        default=None, description="SQLAlchemy URL; unset means the embedded SQLite file ./gridos.db"
+        default=None, description="SQLAlchemy URL; unset means the embedded SQLite file <data_dir>/gridos.db"
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="where the embedded database lives (relative to the working directory); logged at start",
     )
     api_tokens: SecretStr = Field(
         default=SecretStr(""), description="comma-separated role:token (token may be sha256:<hex>)"
@@ -45,6 +53,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes for `gridos serve`")
     log_level: str = "INFO"
     log_json: bool = True
+    access_log: bool = Field(
+        default=False, description="one INFO log line per request (off: metrics count them)"
+    )
 
     auto_migrate: bool | None = Field(
         default=None, description="migrate at start-up; unset means yes for SQLite, no for PostgreSQL"
@@ -67,6 +78,15 @@ class Settings(BaseSettings):
     fault_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_latency_ms: float = Field(default=0.0, ge=0.0)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    max_connections: int = Field(
+        default=1000, ge=1, description="open connections per process; more are answered 503 and closed"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="a request's line and headers must arrive within this (else 408)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="longest pause between two reads of a request body (else 408)"
+    )
     build_revision: str = "unknown"
 
     @field_validator("log_level")
@@ -75,8 +95,24 @@ class Settings(BaseSettings):
         return v.upper()
 
     @property
+    def embedded_db_path(self) -> Path:
+        return self.data_dir.resolve() / EMBEDDED_DB_NAME
+
+    @property
     def sqlalchemy_url(self) -> str:
-        return self.database_url.get_secret_value() if self.database_url else DEFAULT_SQLITE_URL
+        if self.database_url:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.embedded_db_path}"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file this configuration uses (embedded default or an explicit sqlite:/// URL)."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.sqlalchemy_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database).resolve()
 
     @property
     def migrate_on_start(self) -> bool:
@@ -107,14 +143,73 @@ class Settings(BaseSettings):
         return result
 
     def masked(self) -> dict[str, Any]:
-        data = self.model_dump()
-        for key, value in data.items():
-            if isinstance(value, SecretStr):
-                data[key] = "***" if value.get_secret_value() else ""
+        data = _masked(self.model_dump())
         if self.database_url:
             from sqlalchemy.engine import make_url
 
             data["database_url"] = make_url(self.sqlalchemy_url).render_as_string(hide_password=True)
         else:
-            data["database_url"] = f"{DEFAULT_SQLITE_URL} (embedded default)"
+            data["database_url"] = f"{self.sqlalchemy_url} (embedded default)"
+        data["data_dir"] = str(self.data_dir.resolve())
         return data
+
+
+# Variables read outside a settings class (gridos.observability.tracing), and those the delivery tooling
+# (gridctl, CI) reads from the same environment: known, so never reported as unknown.
+OTHER_ENV_NAMES = frozenset(
+    {
+        "GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT",
+        "GRIDOS_SMOKE_TOKEN",
+        "GRIDOS_URL",
+        "GRIDOS_URLS",
+        "GRIDOS_CANARY_OVERLAY",
+        "GRIDOS_PG_BIN",  # the test harness's PostgreSQL binaries
+    }
+)
+
+
+def settings_sections() -> dict[str, type[BaseSettings]]:
+    """Every settings class of the service by section name: what `gridos config` prints and which
+    GRIDOS_* names are valid. A feature with its own settings class registers it here."""
+    from gridos.alarms.config import AlarmSettings
+    from gridos.ingest.config import ModbusSettings, MqttSettings
+
+    return {"core": Settings, "mqtt": MqttSettings, "modbus": ModbusSettings, "alarms": AlarmSettings}
+
+
+def known_env_names() -> set[str]:
+    names = set(OTHER_ENV_NAMES)
+    for cls in settings_sections().values():
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        names |= {f"{prefix}{field.upper()}" for field in cls.model_fields}
+    return names
+
+
+def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One sentence per GRIDOS_* variable no setting reads (a typo silently falls back to the default),
+    naming the closest valid variable when there is one."""
+    env = os.environ if environ is None else environ
+    known = known_env_names()
+    warnings = []
+    # Compared without the common prefix, which would make every pair look alike.
+    suffixes = {name.removeprefix("GRIDOS_"): name for name in known}
+    for name in sorted(n for n in env if n.upper().startswith("GRIDOS_") and n.upper() not in known):
+        close = difflib.get_close_matches(name.upper().removeprefix("GRIDOS_"), suffixes, n=1, cutoff=0.6)
+        hint = f"; did you mean {suffixes[close[0]]}?" if close else ""
+        warnings.append(f"unknown setting {name} is ignored{hint}")
+    return warnings
+
+
+def masked_sections() -> dict[str, dict[str, Any]]:
+    """The effective configuration of every section, secrets masked (`gridos config`)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, cls in settings_sections().items():
+        settings = cls()
+        out[name] = settings.masked() if isinstance(settings, Settings) else _masked(settings.model_dump())
+    return out
+
+
+def _masked(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: ("***" if v.get_secret_value() else "") if isinstance(v, SecretStr) else v for k, v in data.items()
+    }

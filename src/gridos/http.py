@@ -17,10 +17,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridos.errors import GridosError
-from gridos.observability.logging import request_id_var
+from gridos.observability.logging import ACCESS_LOGGER, request_id_var
 from gridos.observability.metrics import Metrics
 
 log = logging.getLogger("gridos.http")
+access_log = logging.getLogger(ACCESS_LOGGER)
 PROBLEM = "application/problem+json"
 
 
@@ -139,8 +140,8 @@ class EdgeMiddleware:
             method = scope["method"]
             self.metrics.http_requests.labels(method=method, route=route, status=str(status)).inc()
             self.metrics.http_duration.labels(method=method, route=route).observe(elapsed)
-            if not path.startswith(("/health", "/metrics")):
-                log.info(
+            if not path.startswith(("/health", "/metrics")) and access_log.isEnabledFor(logging.INFO):
+                access_log.info(
                     "request",
                     extra={
                         "method": method,

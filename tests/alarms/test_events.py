@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.alarms.conftest import DEVICE, Feed, active
+from tests.support.clock import iso, past
 
 
 def test_breaker_changes_are_events_not_alarms(aclient: TestClient, feed: Feed) -> None:
@@ -34,8 +35,6 @@ def test_breaker_changes_are_events_not_alarms(aclient: TestClient, feed: Feed) 
 
 
 def test_events_reject_an_inverted_window(aclient: TestClient) -> None:
-    r = aclient.get(
-        "/api/v1/alarms/events", params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
-    )
+    r = aclient.get("/api/v1/alarms/events", params={"from": iso(past(days=1)), "to": iso(past(days=2))})
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"

@@ -36,6 +36,9 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GridosServer]:
 
 
 def test_smoke_passes_against_a_healthy_gridos_and_reads_its_sample_back(healthy: GridosServer) -> None:
+    with healthy.client() as c:
+        devices_before = c.get("/api/v1/devices").json()["items"]
+        sites_before = [s["site"] for s in c.get("/api/v1/scada/status").json()["sites"]]
     result = gridctl("smoke", "--url", healthy.url, "--token", healthy.admin_token, "--json", *FAST)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -48,14 +51,26 @@ def test_smoke_passes_against_a_healthy_gridos_and_reads_its_sample_back(healthy
         "ingest-read-back",
     ]
     assert all(c["ok"] and c["attempts"] == 1 for c in report["checks"])
-    latest = healthy.client().get("/api/v1/devices/test-device/latest").json()
-    assert latest["measurements"]["voltage"]["value"] == 230
-    assert latest["measurements"]["current"]["value"] == 10
+    assert "stored and read back test-device voltage=230" in report["checks"][-1]["detail"]
+    assert "removed again" in report["checks"][-1]["detail"]
+    # Smoke leaves the system as it found it: no test device, no "smoke" site, nothing to alarm on later.
+    with healthy.client() as c:
+        assert c.get("/api/v1/devices/test-device").status_code == 404
+        assert c.get("/api/v1/devices").json()["items"] == devices_before
+        assert [s["site"] for s in c.get("/api/v1/scada/status").json()["sites"]] == sites_before
+        assert c.get("/api/v1/alarms", params={"device_id": "test-device"}).json()["items"] == []
 
-    # The token may come from the environment; a second run finds the device already registered.
+    # The token may come from the environment. A device the operators registered themselves (e.g. for an
+    # operator token, which cannot register) is used and left in place.
+    with healthy.client() as c:
+        c.put("/api/v1/devices/test-device", json={"type": "meter", "site": "lab"}).raise_for_status()
     again = gridctl_env({"GRIDCTL_TOKEN": healthy.admin_token}, "smoke", "--url", healthy.url, *FAST)
     assert again.returncode == 0, again.stderr
-    assert "smoke passed" in again.stdout
+    assert "smoke passed" in again.stdout and "removed again" not in again.stdout
+    with healthy.client() as c:
+        latest = c.get("/api/v1/devices/test-device/latest").json()
+        assert latest["measurements"]["voltage"]["value"] == 230
+        assert c.delete("/api/v1/devices/test-device").status_code == 204
 
 
 def gridctl_env(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -28,6 +28,7 @@ def demo(tmp_path: Path, *args: str) -> Iterator[tuple[str, str, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
     env["GRIDOS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
+    env["GRIDOS_DATA_DIR"] = str(tmp_path / "data")
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -84,6 +85,11 @@ def test_demo_streams_over_mqtt_and_modbus(broker: MosquittoBroker, tmp_path: Pa
         ready = httpx.get(f"{url}/health/ready").json()["checks"]
         assert ready["mqtt"]["connected"] is True
         assert ready["modbus"]["devices_failed"] == 0
+        # The fleet is registered and its registers filled before the first poll: no warnings at start,
+        # and the register map lives in the data directory (replaced on every run), not a leaked temp dir.
+        text = log.read_text()
+        assert "unknown device" not in text and "modbus samples rejected" not in text
+        assert f"register map {tmp_path / 'data' / 'demo-modbus-registers.yaml'}" in text
 
 
 def test_default_demo_needs_no_broker(tmp_path: Path) -> None:

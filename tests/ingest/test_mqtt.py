@@ -338,13 +338,13 @@ def test_a_message_the_database_rejects_is_set_aside_not_retried_forever(
         app = client.app
         with app.state.engine.begin() as conn:  # type: ignore[attr-defined]
             # A rule only the database knows: stands for any data error the validation cannot foresee.
-            conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_666 CHECK (value <> 666)")
+            conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_333 CHECK (value <> 333)")
         connector = app.state.mqtt  # type: ignore[attr-defined]
         wait_for(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
         for i in range(50):
             pub.publish(
-                "gridos/north/tx-1/telemetry", item("north/tx-1", i, voltage=666.0 if i == 25 else 230.0)
+                "gridos/north/tx-1/telemetry", item("north/tx-1", i, voltage=333.0 if i == 25 else 230.0)
             )
         pub.wait_all_acked()
         wait_for(lambda: connector.messages == 50, what="every message handled")

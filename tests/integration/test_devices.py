@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tokens
+from tests.support.clock import iso, past
 
 TX = {
     "type": "transformer",
@@ -26,8 +29,8 @@ def test_crud_round_trip_with_slash_ids(client: TestClient) -> None:
     assert got["rated_power"] == 20000 and got["tags"] == {"bay": "T1"}
     patched = client.patch("/api/v1/devices/north/tx-1", json={"rated_current": 1100}).json()
     assert patched["rated_current"] == 1100 and patched["site"] == "north"
-    assert client.put("/api/v1/devices/north/tx-1", json={**TX, "site": "south"}).status_code == 200
-    listing = client.get("/api/v1/devices", params={"site": "south"}).json()
+    assert client.put("/api/v1/devices/north/tx-1", json={**TX, "rated_power": 25000}).status_code == 200
+    listing = client.get("/api/v1/devices", params={"site": "north"}).json()
     assert [d["id"] for d in listing["items"]] == ["north/tx-1"] and listing["total"] == 1
     assert client.delete("/api/v1/devices/north/tx-1").status_code == 204
     assert client.get("/api/v1/devices/north/tx-1").status_code == 404
@@ -53,11 +56,12 @@ def test_invalid_device_specs(client: TestClient) -> None:
 
 def test_latest_keeps_the_newest_sample(client: TestClient) -> None:
     client.put("/api/v1/devices/north/tx-1", json=TX)
+    t0 = past(hours=1)
     client.post(
         "/api/v1/scada/data",
         json={
             "device_id": "north/tx-1",
-            "timestamp": "2026-11-24T10:00:05Z",
+            "timestamp": iso(t0 + timedelta(seconds=5)),
             "voltage": 11100,
             "breaker_closed": True,
         },
@@ -67,14 +71,14 @@ def test_latest_keeps_the_newest_sample(client: TestClient) -> None:
         "/api/v1/scada/data",
         json={
             "device_id": "north/tx-1",
-            "timestamp": "2026-11-24T10:00:01Z",
+            "timestamp": iso(t0 + timedelta(seconds=1)),
             "voltage": 10900,
             "quality": "questionable",
         },
     )
     latest = client.get("/api/v1/devices/north/tx-1/latest").json()["measurements"]
     assert latest["voltage"]["value"] == 11100
-    assert latest["voltage"]["ts"].startswith("2026-11-24T10:00:05")
+    assert datetime.fromisoformat(latest["voltage"]["ts"]) == t0 + timedelta(seconds=5)
     assert latest["breaker_closed"]["value"] is True
     assert client.get("/api/v1/devices/nope/latest").status_code == 404
 

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tokens
+from tests.support.clock import iso, past
 
 
 def register(client: TestClient, device_id: str = "test-device", **fields: object) -> None:
@@ -32,12 +33,8 @@ def test_seed_contract_works_as_written(client: TestClient) -> None:
 
 
 def test_batch_array_and_ndjson(client: TestClient) -> None:
-    register(client, "north/tx-1")
-    t0 = (
-        datetime(2026, 1, 1, tzinfo=UTC)
-        if False
-        else datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-    )
+    register(client, "north/tx-1", site="north", nominal_voltage=11000.0)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     items = [
         {
             "device_id": "north/tx-1",
@@ -75,7 +72,8 @@ def test_batch_array_and_ndjson(client: TestClient) -> None:
 
 def test_retry_is_idempotent(client: TestClient) -> None:
     register(client)
-    body = [{"device_id": "test-device", "timestamp": "2026-11-24T10:00:00Z", "voltage": 231.5, "current": 9}]
+    t = past(days=1)
+    body = [{"device_id": "test-device", "timestamp": iso(t), "voltage": 231.5, "current": 9}]
     first = client.post("/api/v1/scada/data", json=body).json()
     again = client.post("/api/v1/scada/data", json=body).json()
     assert first == {"accepted": 2, "stored": 2, "duplicates": 0}
@@ -86,8 +84,8 @@ def test_retry_is_idempotent(client: TestClient) -> None:
         params={
             "device_id": "test-device",
             "measurement": "voltage",
-            "from": "2026-11-24T09:00:00Z",
-            "to": "2026-11-24T11:00:00Z",
+            "from": iso(t - timedelta(hours=1)),
+            "to": iso(t + timedelta(hours=1)),
             "step": "1h",
         },
     ).json()["buckets"]
@@ -100,14 +98,21 @@ def test_retry_is_idempotent(client: TestClient) -> None:
         ({"device_id": "test-device", "voltage": 230, "colour": "red"}, "colour"),
         ({"device_id": "test-device", "voltage": "high"}, "voltage"),
         ({"device_id": "test-device", "power_factor": 1.5}, "power_factor"),
-        ({"device_id": "test-device", "voltage": 230, "timestamp": "2026-11-24T10:00:00"}, "timestamp"),
+        (
+            {
+                "device_id": "test-device",
+                "voltage": 230,
+                "timestamp": past(hours=1).replace(tzinfo=None).isoformat(),
+            },
+            "timestamp",
+        ),
         ({"device_id": "test-device", "breaker_closed": "yes"}, "breaker_closed"),
         ({"voltage": 230}, "device_id"),
     ],
 )
 def test_bad_item_is_named_and_nothing_is_written(client: TestClient, item: dict, field: str) -> None:
     register(client)
-    good = {"device_id": "test-device", "timestamp": "2026-11-24T10:00:00Z", "voltage": 230}
+    good = {"device_id": "test-device", "timestamp": iso(past(hours=1)), "voltage": 230}
     r = client.post("/api/v1/scada/data", json=[good, item])
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
@@ -176,8 +181,9 @@ def test_batch_over_limit_is_413(make_settings, tokens: Tokens) -> None:
     app = create_app(make_settings(max_batch_samples=10))
     with TestClient(app, headers=tokens.header("admin")) as c:
         register(c)
+        t0 = past(hours=1)
         items = [
-            {"device_id": "test-device", "timestamp": f"2026-11-24T10:00:{i:02d}Z", "voltage": 1}
+            {"device_id": "test-device", "timestamp": iso(t0 + timedelta(seconds=i)), "voltage": 1}
             for i in range(11)
         ]
         r = c.post("/api/v1/scada/data", json=items)
@@ -194,12 +200,13 @@ def test_malformed_json_is_400_family(client: TestClient) -> None:
 
 def test_partly_duplicate_batch_stores_only_new_samples(client: TestClient) -> None:
     register(client)
+    t0 = past(hours=1)
     first = [
-        {"device_id": "test-device", "timestamp": f"2026-11-24T10:00:{s:02d}Z", "voltage": 230 + s}
+        {"device_id": "test-device", "timestamp": iso(t0 + timedelta(seconds=s)), "voltage": 230 + s}
         for s in range(0, 30)
     ]
     second = [
-        {"device_id": "test-device", "timestamp": f"2026-11-24T10:00:{s:02d}Z", "voltage": 230 + s}
+        {"device_id": "test-device", "timestamp": iso(t0 + timedelta(seconds=s)), "voltage": 230 + s}
         for s in range(20, 60)
     ]
     assert client.post("/api/v1/scada/data", json=first).json()["stored"] == 30
@@ -212,8 +219,8 @@ def test_partly_duplicate_batch_stores_only_new_samples(client: TestClient) -> N
         "/api/v1/scada/data",
         params={
             "device_id": "test-device",
-            "from": "2026-11-24T10:00:00Z",
-            "to": "2026-11-24T10:01:00Z",
+            "from": iso(t0),
+            "to": iso(t0 + timedelta(minutes=1)),
             "step": "1m",
         },
     ).json()["buckets"]

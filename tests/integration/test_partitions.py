@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from gridos.app import create_app
 from gridos.config import Settings
 from gridos.telemetry.store import SampleStore
+from tests.support.clock import past
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
@@ -25,18 +26,21 @@ def store(postgres: PostgresServer):  # type: ignore[no-untyped-def]
 
 
 def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) -> None:
-    now = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    # An injected clock: noon, three days ago (maintain takes `now`; nothing here reads the wall clock).
+    midnight = past(days=3, align=timedelta(days=1))
+    now = midnight + timedelta(hours=12)
     store.maintain(now, retention_days=3, rollup_retention_days=10, ahead_days=2)
     days = store.partitions()
-    assert days == [date(2026, 11, 21) + timedelta(days=i) for i in range(6)]
-    day = lambda d: int(datetime(2026, 11, d, 6, tzinfo=UTC).timestamp() * 1e6)  # noqa: E731
+    first = (midnight - timedelta(days=3)).date()
+    assert days == [first + timedelta(days=i) for i in range(6)]
+    day = lambda n: int((midnight + timedelta(days=n, hours=6)).timestamp() * 1e6)  # noqa: E731
     stored = store.write(
-        [("a", "voltage", day(21), 1.0, 0, day(21)), ("a", "voltage", day(24), 2.0, 0, day(24))]
+        [("a", "voltage", day(-3), 1.0, 0, day(-3)), ("a", "voltage", day(0), 2.0, 0, day(0))]
     )
     assert stored == 2
     # A day later the oldest partition leaves the window: dropped whole, the rest untouched.
     result = store.maintain(now + timedelta(days=1), retention_days=3, rollup_retention_days=10, ahead_days=2)
-    assert result["dropped_partitions"] == ["samples_p20261121"]
+    assert result["dropped_partitions"] == [f"samples_p{first:%Y%m%d}"]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM samples")).scalar_one() == 1
         # Rollups outlive raw data (their own retention).
@@ -44,9 +48,10 @@ def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) 
 
 
 def test_write_creates_a_missing_partition_on_demand(store: SampleStore) -> None:
-    ts = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp() * 1e6)
+    then = past(days=20, align=timedelta(days=1))
+    ts = int(then.timestamp() * 1e6)
     assert store.write([("a", "current", ts, 5.0, 0, ts)]) == 1
-    assert date(2026, 3, 1) in store.partitions()
+    assert then.date() in store.partitions()
 
 
 def test_query_plan_uses_primary_key_and_prunes_partitions(store: SampleStore) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+from tests.support.clock import iso, past
+
+# Six hours ago, on a whole hour: 100 minutes of samples fit before now and in whole 10-minute buckets.
+T0 = past(hours=6)
 
 
 def seed_series(client: TestClient) -> list[float]:
@@ -85,7 +88,7 @@ def test_query_errors(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "step"
     r = client.get(
         "/api/v1/scada/data",
-        params={"device_id": "north/feeder-1", "from": "2026-11-24T10:00:00Z", "to": "2026-11-24T09:00:00Z"},
+        params={"device_id": "north/feeder-1", "from": iso(T0), "to": iso(T0 - timedelta(hours=1))},
     )
     assert r.status_code == 422
     r = client.get("/api/v1/scada/data", params={"device_id": "north/feeder-1", "from": "yesterday"})

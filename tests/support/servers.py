@@ -27,7 +27,7 @@ class GridosServer:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self, timeout: float = 30.0) -> GridosServer:
+    def start(self, timeout: float = 60.0) -> GridosServer:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridos", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -100,3 +100,22 @@ def start_gridos(tmp_path: Path, env: dict[str, str] | None = None, start: bool 
         log_path=tmp_path / f"gridos-{port}.log",
     )
     return server.start() if start else server
+
+
+def gridos_env(**overrides: str) -> dict[str, str]:
+    """The process environment without any GRIDOS_* of the caller, plus `overrides`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")} | overrides
+
+
+def run_gridos(
+    *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m gridos ARGS` to completion (for commands that exit by themselves)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gridos", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

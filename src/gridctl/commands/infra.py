@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from gridctl.infra import CHECKS, load, run_checks, write_readmes
+from gridctl import tooling
+from gridctl.infra import CHECKS
 
 DEFAULT_ROOT = Path("infra/terraform")
 DEFAULT_WORKFLOW = Path(".github/workflows/infra-test.yml")
@@ -48,6 +49,9 @@ def check(
         raise _fail(f"--only {unknown[0]!r}: expected one of {', '.join(CHECKS)}")
     if not root.is_dir():
         raise _fail(f"{root}: not a directory")
+    tooling.require("infra check", "hcl2")
+    from gridctl.infra import load, run_checks
+
     findings = run_checks(root, selected, workflow)
     for finding in findings:
         print(finding.render(Path.cwd()), file=sys.stderr)
@@ -71,6 +75,9 @@ def docs(
     """Check (default) or regenerate (--write) the module READMEs' Inputs and Outputs tables."""
     if not root.is_dir():
         raise _fail(f"{root}: not a directory")
+    tooling.require("infra docs", "hcl2")
+    from gridctl.infra import load, run_checks, write_readmes
+
     if write:
         for path in write_readmes(load(root)):
             print(f"wrote {path}")

@@ -11,11 +11,8 @@ from typing import Annotated
 
 import typer
 
-from gridctl.manifests.policies import PolicyError
-from gridctl.manifests.reference import ReferenceError_
-from gridctl.manifests.render import RenderError
-from gridctl.manifests.scanners import ScannerError
-from gridctl.manifests.validate import STEPS, ValidationOptions, validate
+from gridctl import tooling
+from gridctl.manifests import STEPS
 
 EXIT_FINDINGS, EXIT_USAGE = 1, 2
 
@@ -59,6 +56,13 @@ def validate_command(
     root = root.resolve()
     if not (root / "deploy").is_dir():
         raise _fail(f"{root}: no deploy/ directory (pass --root)")
+    tooling.require("validate", "yaml", "jsonschema", "kubernetes_validate", "regopy")
+    from gridctl.manifests.policies import PolicyError
+    from gridctl.manifests.reference import ReferenceError_
+    from gridctl.manifests.render import RenderError
+    from gridctl.manifests.scanners import ScannerError
+    from gridctl.manifests.validate import ValidationOptions, validate
+
     options = ValidationOptions(
         root=root,
         kubernetes_version=kubernetes_version,

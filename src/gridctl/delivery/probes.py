@@ -117,16 +117,24 @@ class SmokeTest:
         return "/metrics exposes http_requests_total"
 
     def _ingest_read_back(self, client: httpx.Client) -> str:
+        """Send a sample and read it back. A device smoke had to register for this is deleted again
+        afterwards (pass or fail): smoke runs after every deployment and must leave the system as it found
+        it, not a stale device in a site of its own raising a no-sample alarm."""
         if not self.token:
             raise CheckFailed("ingest needs a token (--token or GRIDCTL_TOKEN)")
         ts = datetime.now(UTC).replace(microsecond=0)
         sample = {"device_id": self.device_id, "voltage": 230, "current": 10, "timestamp": ts.isoformat()}
-        response = client.post("/api/v1/scada/data", json=sample)
-        if response.status_code == 422 and "unknown device" in response.text and self.register_device:
-            self._register(client)
+        registered = False
+        try:
             response = client.post("/api/v1/scada/data", json=sample)
-        _expect_ok(response)
-        latest = _expect_ok(client.get(f"/api/v1/devices/{self.device_id}/latest")).json()
+            if response.status_code == 422 and "unknown device" in response.text and self.register_device:
+                registered = self._register(client)
+                response = client.post("/api/v1/scada/data", json=sample)
+            _expect_ok(response)
+            latest = _expect_ok(client.get(f"/api/v1/devices/{self.device_id}/latest")).json()
+        finally:
+            if registered:
+                self._unregister(client)
         measurements = latest.get("measurements") or {}
         voltage = measurements.get("voltage") or {}
         if voltage.get("value") != 230:
@@ -136,9 +144,11 @@ class SmokeTest:
             raise CheckFailed(
                 f"read back a sample from {read_ts.isoformat()}, older than the one sent ({ts.isoformat()})"
             )
-        return f"stored and read back {self.device_id} voltage=230 at {read_ts.isoformat()}"
+        removed = f" ({self.device_id} registered for the check and removed again)" if registered else ""
+        return f"stored and read back {self.device_id} voltage=230 at {read_ts.isoformat()}{removed}"
 
-    def _register(self, client: httpx.Client) -> None:
+    def _register(self, client: httpx.Client) -> bool:
+        """True when this call created the device (so smoke must remove it)."""
         response = client.post(
             "/api/v1/devices",
             json={"id": self.device_id, "type": "meter", "site": "smoke", "name": "gridctl smoke test"},
@@ -147,6 +157,15 @@ class SmokeTest:
             raise CheckFailed(
                 f"{self.device_id} is unknown and could not be registered ({_describe(response)}); register it "
                 "or run GridOS with GRIDOS_UNKNOWN_DEVICE=auto_register"
+            )
+        return response.status_code == 201
+
+    def _unregister(self, client: httpx.Client) -> None:
+        response = client.delete(f"/api/v1/devices/{self.device_id}")
+        if response.status_code not in (204, 404):
+            raise CheckFailed(
+                f"could not remove the smoke device {self.device_id} again ({_describe(response)}); "
+                f"delete it: DELETE /api/v1/devices/{self.device_id}"
             )
 
 

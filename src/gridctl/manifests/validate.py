@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gridctl.manifests import policies, scanners
+from gridctl.manifests import STEPS, policies, scanners
 from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.reference import GridosReference, ReferenceError_, running_gridos
 from gridctl.manifests.render import (
@@ -20,8 +20,6 @@ from gridctl.manifests.render import (
 )
 from gridctl.manifests.schema import DEFAULT_KUBERNETES_VERSION, validate_object
 from gridctl.manifests.semantic import check_target
-
-STEPS = ("schema", "semantic", "metrics", "policies", "checkov")
 
 
 @dataclass

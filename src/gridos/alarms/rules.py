@@ -6,6 +6,7 @@ Where a (device, measurement) has no configured rule, the limits come from the d
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from gridos.alarms.model import US, Condition, LimitSpec, Priority
+from gridos.telemetry.catalogue import CORE_MEASUREMENTS
 from gridos.telemetry.schemas import DeviceId
 
 LimitName = Literal["hh", "h", "l", "ll"]
@@ -118,13 +120,25 @@ DEFAULT_SOURCES = {
 }
 
 
+MEASUREMENT_DECIMALS = {m.name: m.decimals for m in CORE_MEASUREMENTS}
+
+
 def _spec(cond: Condition, value: float, priority: Priority, deadband: float, source: str) -> LimitSpec:
     return LimitSpec(cond, value, priority, deadband=deadband, source=f"default: {source}")
 
 
 def default_specs(device: DeviceInfo, measurement: str) -> tuple[LimitSpec, ...]:
-    """Limits derived from the device's ratings; empty when the rating needed is unknown.
-    Breaker state changes are events, not alarms: breaker_closed has no default."""
+    """Limits derived from the device's ratings; empty when the rating needed is unknown. Rounded to the
+    measurement's precision (1.10 x 11,000 V is 12100 V, not 12100.000000000002)."""
+    decimals = MEASUREMENT_DECIMALS.get(measurement, 3)
+    return tuple(
+        dataclasses.replace(s, value=round(s.value, decimals), deadband=round(s.deadband, decimals))
+        for s in _rated_specs(device, measurement)
+    )
+
+
+def _rated_specs(device: DeviceInfo, measurement: str) -> tuple[LimitSpec, ...]:
+    """Breaker state changes are events, not alarms: breaker_closed has no default."""
     c = Condition
     if measurement == "voltage" and device.nominal_voltage:
         n, src = device.nominal_voltage, DEFAULT_SOURCES["voltage"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from gridos.telemetry.schemas import DeviceId
 
@@ -21,7 +23,24 @@ class DeviceType(StrEnum):
 
 
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+SITE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+_SITE = re.compile(SITE_PATTERN)
+
+
+def _site(value: str) -> str:
+    if not _SITE.fullmatch(value):
+        raise PydanticCustomError(
+            "site",
+            "a site is 1 to 64 letters, digits and . _ -, starting with a letter or digit (e.g. north)",
+        )
+    return value
+
+
+SiteName = Annotated[
+    str,
+    Field(min_length=1, max_length=64, json_schema_extra={"pattern": SITE_PATTERN}),
+    AfterValidator(_site),
+]
 
 
 class DeviceFields(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,24 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gridos.db.tables import devices, latest_samples
 from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DevicePatch
-from gridos.errors import Conflict, NotFound
+from gridos.errors import Conflict, InvalidInput, NotFound
+
+# Ratings used by ingest plausibility checks are cached this long: a rating changed through another
+# replica is seen after at most this delay (changes through this process at once).
+RATINGS_TTL_SECONDS = 10.0
+RATING_COLUMNS = ("nominal_voltage", "rated_current", "rated_power")
+
+
+def check_site(device_id: str, site: str) -> None:
+    """An id with '/' names its site in its first part (north/tx-1 is in site north): a device registered
+    in another site would be listed, alarmed and auto-registered inconsistently. Ids without '/' may be
+    in any site."""
+    prefix, sep, _ = device_id.partition("/")
+    if sep and prefix != site:
+        raise InvalidInput(
+            f"device {device_id!r} names site {prefix!r} in its id but was given site {site!r}",
+            errors=[{"field": "site", "message": f"must be {prefix!r}, the site named by the device id"}],
+        )
 
 
 class DeviceRegistry:
@@ -20,6 +38,31 @@ class DeviceRegistry:
         self.engine = engine
         self._known: set[str] = set()
         self._lock = threading.Lock()
+        self._ratings: dict[str, dict[str, float]] = {}
+        self._ratings_loaded = time.monotonic()
+
+    def ratings(self, ids: set[str]) -> dict[str, dict[str, float]]:
+        """Device id -> its set ratings (nominal_voltage, rated_current, rated_power), for registered ids."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._ratings_loaded > RATINGS_TTL_SECONDS:
+                self._ratings, self._ratings_loaded = {}, now
+            missing = ids - self._ratings.keys()
+        if missing:
+            cols = [devices.c.id, *(devices.c[c] for c in RATING_COLUMNS)]
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(*cols).where(devices.c.id.in_(missing))).all()
+            found = {
+                r[0]: {c: float(v) for c, v in zip(RATING_COLUMNS, r[1:], strict=True) if v} for r in rows
+            }
+            with self._lock:
+                self._ratings.update(found)
+        ratings = self._ratings
+        return {i: ratings[i] for i in ids if i in ratings}
+
+    def _forget_ratings(self, device_id: str) -> None:
+        with self._lock:
+            self._ratings.pop(device_id, None)
 
     def _row_to_device(self, row: Any) -> Device:
         return Device.model_validate(dict(row._mapping))
@@ -46,6 +89,7 @@ class DeviceRegistry:
         return self._row_to_device(row)
 
     def create(self, spec: DeviceCreate) -> Device:
+        check_site(spec.id, spec.site)
         now = datetime.now(UTC)
         values = spec.model_dump(mode="json") | {"created_at": now, "updated_at": now}
         with self.engine.begin() as conn:
@@ -53,10 +97,12 @@ class DeviceRegistry:
                 raise Conflict(f"device {spec.id!r} already exists")
             conn.execute(insert(devices).values(values))
         self._remember(spec.id)
+        self._forget_ratings(spec.id)
         return self.get(spec.id)
 
     def put(self, device_id: str, spec: DeviceFields) -> tuple[Device, bool]:
         """Create or replace; returns (device, created)."""
+        check_site(device_id, spec.site)
         now = datetime.now(UTC)
         values = spec.model_dump(mode="json")
         with self.engine.begin() as conn:
@@ -70,6 +116,7 @@ class DeviceRegistry:
                     insert(devices).values(values | {"id": device_id, "created_at": now, "updated_at": now})
                 )
         self._remember(device_id)
+        self._forget_ratings(device_id)
         return self.get(device_id), not exists
 
     def patch(self, device_id: str, patch: DevicePatch) -> Device:
@@ -78,12 +125,14 @@ class DeviceRegistry:
         merged = DeviceFields.model_validate(
             current.model_dump(include=set(DeviceFields.model_fields)) | changes
         )
+        check_site(device_id, merged.site)
         with self.engine.begin() as conn:
             conn.execute(
                 update(devices)
                 .where(devices.c.id == device_id)
                 .values(merged.model_dump(mode="json") | {"updated_at": datetime.now(UTC)})
             )
+        self._forget_ratings(device_id)
         return self.get(device_id)
 
     def delete(self, device_id: str) -> None:
@@ -95,6 +144,7 @@ class DeviceRegistry:
             raise NotFound(f"device {device_id!r} does not exist")
         with self._lock:
             self._known.discard(device_id)
+            self._ratings.pop(device_id, None)
 
     def unknown(self, ids: set[str]) -> set[str]:
         """Which of `ids` are not registered. Misses are re-checked in the database, because another

@@ -30,6 +30,7 @@ class ProtocolOutputs:
     modbus_server: ModbusTcpSimulator | None = None
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    tmpdir: tempfile.TemporaryDirectory[str] | None = None
 
     def send(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if self.modbus is not None:
@@ -40,11 +41,19 @@ class ProtocolOutputs:
             return []
         return batch
 
+    def prime(self, batch: list[dict[str, Any]]) -> None:
+        """Fill the Modbus registers before GridOS first polls them: a poll of never-written registers
+        would read (and store) zeros as good values."""
+        if self.modbus is not None:
+            self.modbus.write(batch)
+
     def close(self) -> None:
         if self.mqtt:
             self.mqtt.close()
         if self.modbus_server:
             self.modbus_server.stop()
+        if self.tmpdir is not None:
+            self.tmpdir.cleanup()
 
 
 def prepare(
@@ -66,8 +75,13 @@ def prepare(
             server.start()
         except RuntimeError as exc:
             raise OSError(f"cannot serve Modbus TCP on 127.0.0.1:{modbus_port}: {exc}") from None
-        directory = workdir or Path(tempfile.mkdtemp(prefix="gridos-demo-"))
-        path = directory / "modbus-registers.yaml"
+        # Written where the caller says (the demo: its data directory, replaced on every run); a temporary
+        # directory only for callers without one, removed again by close().
+        if workdir is None:
+            out.tmpdir = tempfile.TemporaryDirectory(prefix="gridos-demo-")
+            workdir = Path(out.tmpdir.name)
+        workdir.mkdir(parents=True, exist_ok=True)
+        path = workdir / "demo-modbus-registers.yaml"
         with path.open("w") as f:
             YAML().dump(doc, f)
         out.modbus_server = server

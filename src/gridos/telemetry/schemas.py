@@ -4,11 +4,13 @@ extended catalogue is validated exactly like the core one."""
 from __future__ import annotations
 
 import functools
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -18,15 +20,31 @@ from pydantic import (
     ValidationError,
     create_model,
 )
+from pydantic_core import PydanticCustomError
 
 from gridos.errors import InvalidInput
 from gridos.telemetry.catalogue import Measurement
 
+DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*(/[A-Za-z0-9][A-Za-z0-9._:-]*)*$"
+_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
+DEVICE_ID_RULE = (
+    "a device id is 1 to 128 characters: letters, digits and . _ : - in parts separated by '/', each part "
+    "starting with a letter or digit; the first part of an id with '/' is its site (e.g. north/tx-1)"
+)
+
+
+def _device_id(value: str) -> str:
+    if not _DEVICE_ID.fullmatch(value):
+        raise PydanticCustomError("device_id", DEVICE_ID_RULE)
+    return value
+
+
+# Checked by a function so that an error explains the rule in words instead of quoting the regex; the
+# OpenAPI schema still carries the pattern for clients and fuzzers.
 DeviceId = Annotated[
     str,
-    Field(
-        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*(/[A-Za-z0-9][A-Za-z0-9._:-]*)*$"
-    ),
+    Field(min_length=1, max_length=128, json_schema_extra={"pattern": DEVICE_ID_PATTERN}),
+    AfterValidator(_device_id),
 ]
 QualityName = Literal["good", "questionable", "invalid"]
 

@@ -70,6 +70,7 @@ class TelemetryService:
         reserved = RESERVED_FIELDS
         qualities = {q.name: q.value for q in Quality}
         ts_cache: dict[datetime, int] = {}
+        rated = self._rated_bounds(items)
         # Hot loop (thousands of items per batch): plain dict access, timestamps converted once each.
         for index, item in enumerate(items):
             fields = item.__dict__
@@ -101,6 +102,12 @@ class TelemetryService:
                 continue
             quality = qualities[fields["quality"]]
             device_id = fields["device_id"]
+            bounds = rated.get(device_id)
+            if bounds is not None:
+                implausible = self._implausible(index, fields, bounds)
+                if implausible:
+                    errors.extend(implausible)
+                    continue
             before = len(rows)
             for name, value in fields.items():
                 if value is not None and name not in reserved:
@@ -123,6 +130,42 @@ class TelemetryService:
             )
         self._check_devices(items)
         return rows
+
+    def _rated_bounds(self, items: list[Any]) -> dict[str, dict[str, tuple[float, str]]]:
+        """Device id -> {measurement: (largest plausible |value|, why)} from each device's ratings."""
+        rated_measurements = [m for m in self.catalogue.values() if m.rating]
+        if not rated_measurements:
+            return {}
+        out: dict[str, dict[str, tuple[float, str]]] = {}
+        for device_id, ratings in self.registry.ratings({item.device_id for item in items}).items():
+            bounds = {}
+            for m in rated_measurements:
+                rating = ratings.get(m.rating or "")
+                if rating:
+                    why = f"{m.rating_factor:g} x its {m.rating} of {rating:g}"
+                    bounds[m.name] = (m.rating_factor * rating, why)
+            if bounds:
+                out[device_id] = bounds
+        return out
+
+    def _implausible(
+        self, index: int, fields: dict[str, Any], bounds: dict[str, tuple[float, str]]
+    ) -> list[dict[str, Any]]:
+        errors = []
+        for name, (bound, why) in bounds.items():
+            value = fields.get(name)
+            if value is not None and abs(value) > bound:
+                m = self.catalogue[name]
+                errors.append(
+                    {
+                        "item": index,
+                        "field": name,
+                        "message": f"{value:g} {m.unit} is not plausible for device "
+                        f"{fields['device_id']!r}: more than {round(bound, m.decimals):g} {m.unit} "
+                        f"({why})",
+                    }
+                )
+        return errors
 
     def _check_devices(self, items: list[Any]) -> None:
         ids = {item.device_id for item in items}
