@@ -172,9 +172,16 @@ def settings_sections() -> dict[str, type[BaseSettings]]:
     """Every settings class of the service by section name: what `gridos config` prints and which
     GRIDOS_* names are valid. A feature with its own settings class registers it here."""
     from gridos.alarms.config import AlarmSettings
+    from gridos.identity.config import IdentitySettings
     from gridos.ingest.config import ModbusSettings, MqttSettings
 
-    return {"core": Settings, "mqtt": MqttSettings, "modbus": ModbusSettings, "alarms": AlarmSettings}
+    return {
+        "core": Settings,
+        "identity": IdentitySettings,
+        "mqtt": MqttSettings,
+        "modbus": ModbusSettings,
+        "alarms": AlarmSettings,
+    }
 
 
 def known_env_names() -> set[str]:
