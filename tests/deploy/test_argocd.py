@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import ROOT, Repo
-from tests.deploy.test_planted_mistakes import only
+from tests.support.manifests import ROOT, Repo, only
 
 SCRIPT = ROOT / "deploy" / "argocd" / "bootstrap" / "install-argocd.sh"
 ARGOCD = "deploy/argocd"
@@ -35,13 +34,13 @@ def test_overlay_path_missing_for_one_environment(repo: Repo) -> None:
 
 
 def test_value_file_missing(repo: Repo) -> None:
-    (repo.root / "deploy/argocd/values/ingress-nginx-prod.yaml").unlink()
-    path = "deploy/argocd/apps/platform-ingress-nginx.yaml"
+    (repo.root / "deploy/argocd/values/alb-controller-prod.yaml").unlink()
+    path = "deploy/argocd/apps/platform-alb-controller.yaml"
     only(
         repo.findings(ARGOCD, check="argocd"),
         path,
-        "ApplicationSet/platform-ingress-nginx",
-        "ingress-nginx-prod.yaml",
+        "ApplicationSet/platform-alb-controller",
+        "alb-controller-prod.yaml",
     )
 
 

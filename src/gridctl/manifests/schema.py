@@ -43,20 +43,26 @@ def _python_pattern(pattern: str) -> str:
     return f"(?{flags}){_INLINE_FLAGS.sub('', pattern)}" if flags else pattern
 
 
-def _close(schema: Any) -> Any:
+_COMBINATORS = frozenset({"oneOf", "anyOf", "allOf", "not"})
+
+
+def _close(schema: Any, open_: bool = False) -> Any:
+    """Closes object schemas; branches of oneOf/anyOf/allOf/not stay open (a branch that only constrains
+    `type` must not reject the object's other fields)."""
     if isinstance(schema, dict):
-        out = {k: _close(v) for k, v in schema.items()}
+        out = {k: _close(v, open_ or k in _COMBINATORS) for k, v in schema.items()}
         if isinstance(out.get("pattern"), str):
             out["pattern"] = _python_pattern(out["pattern"])
         if (
-            "properties" in out
+            not open_
+            and "properties" in out
             and "additionalProperties" not in out
             and not out.get("x-kubernetes-preserve-unknown-fields")
         ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
-        return [_close(v) for v in schema]
+        return [_close(v, open_) for v in schema]
     return schema
 
 
