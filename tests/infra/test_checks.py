@@ -286,7 +286,7 @@ def test_missing_module_readme(tree: Path) -> None:
         ),
         (
             "environments/dev/versions.tf",
-            'required_version = "~> 1.9.8"',
+            'required_version = "~> 1.11.4"',
             'required_version = ">= 1.9"',
             "terraform required_version '>= 1.9' is not pinned",
         ),
