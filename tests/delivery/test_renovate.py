@@ -12,7 +12,7 @@ import pytest
 from gridctl.delivery.renovate import RenovateConfig, dead_custom_managers, scan, uncovered
 
 ROOT = Path(__file__).resolve().parents[2]
-PARTS = ("renovate.json", "Dockerfile", "Makefile", "pyproject.toml", "package.json", ".github", "deploy",
+PARTS = ("renovate.json", "Dockerfile", "Makefile", "pyproject.toml", "package.json", ".github", ".ci", "deploy",
          "infra", "mk", "scripts", "tools")  # fmt: skip
 
 

@@ -95,7 +95,7 @@ SCANNERS: tuple[tuple[str, tuple[str, ...], str, str | None], ...] = (
     ),
     (
         "pip-installed tool",
-        ("Makefile", "mk/*.mk", "scripts/*.sh", ".github/workflows/*.yml"),
+        ("Makefile", "mk/*.mk", "scripts/*.sh", ".github/workflows/*.yml", ".ci/run"),
         r"'[\w-]+==([\d.]+)'",
         None,
     ),
