@@ -100,6 +100,11 @@ MISTAKES = [
         "dev", "reference", ROUTE, "HTTPRoute/gridos", ("'tls'", "not a listener"),
     ),
     Mistake(
+        "overlay forgets the AGC resource ID of its Gateway",
+        (Plant("deploy/k8s/overlays/staging/gateway-patch.yaml", "/providers/Microsoft.ServiceNetworking/trafficControllers/", "/providers/Microsoft.Network/applicationGateways/"),),
+        "staging", "gateway", f"{BASE}/gateway.yaml", "Gateway/gridos", ("alb.networking.azure.io/alb-id",),
+    ),
+    Mistake(
         "WAF policy attached to a Gateway that does not exist",
         (Plant(f"{BASE}/webapplicationfirewallpolicy.yaml", "    name: gridos\n", "    name: gridos-gw\n"),),
         "prod", "reference", f"{BASE}/webapplicationfirewallpolicy.yaml", "WebApplicationFirewallPolicy/gridos",

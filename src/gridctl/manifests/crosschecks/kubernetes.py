@@ -15,6 +15,9 @@ from gridctl.manifests.crosschecks.context import (
 from gridctl.manifests.findings import Finding, ManifestObject
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
+AGC_CLASS = "azure-alb-external"
+AGC_ID = "alb.networking.azure.io/alb-id"
+AGC_FRONTEND = "alb.networking.azure.io/alb-frontend"
 PREVIEW_LABEL = "gridos.io/preview"
 
 
@@ -88,6 +91,27 @@ def check_gateway_routes(ctx: CheckContext) -> Iterator[Finding]:
             and not t.find(ref["kind"], str(ref.get("name")))
         ):
             yield Finding.of("reference", policy, f"targetRef {ref['kind']}/{ref.get('name')} does not exist")
+
+
+def check_agc_gateways(ctx: CheckContext) -> Iterator[Finding]:
+    """A Gateway of Application Gateway for Containers (bring-your-own) names its AGC by resource ID and one
+    frontend; without them the ALB controller cannot program it and the Gateway stays unaccepted."""
+    for gw in ctx.objects.of_kind("Gateway"):
+        spec = gw.doc.get("spec") or {}
+        if spec.get("gatewayClassName") != AGC_CLASS:
+            continue
+        alb_id = gw.annotations.get(AGC_ID, "")
+        if "/providers/Microsoft.ServiceNetworking/trafficControllers/" not in alb_id:
+            yield Finding.of(
+                "gateway", gw, f"annotation {AGC_ID} must be the AGC's resource ID (Terraform output agc_id)"
+            )
+        frontends = [
+            a for a in spec.get("addresses") or [] if a.get("type") == AGC_FRONTEND and a.get("value")
+        ]
+        if len(frontends) != 1:
+            yield Finding.of(
+                "gateway", gw, f"needs exactly one address of type {AGC_FRONTEND} (an AGC frontend name)"
+            )
 
 
 def _ingress_backend_ports(ing: ManifestObject) -> list[tuple[str, str | None]]:
@@ -221,6 +245,7 @@ CHECKS = [
     check_selectors,
     check_references,
     check_gateway_routes,
+    check_agc_gateways,
     check_images,
     check_namespaces,
     check_isolation,
