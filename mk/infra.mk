@@ -1,12 +1,18 @@
-# Infrastructure: the Terraform tree under infra/terraform, checked offline here (no terraform binary, no
-# provider downloads); terraform fmt/validate/plan, TFLint and Infracost run in .github/workflows/infra-test.yml.
+# Infrastructure: the Terraform tree under infra/terraform, checked offline here (no provider downloads):
+# `terraform fmt -check` when a terraform binary is on PATH (the environments' required_version admits it),
+# then gridctl's own checks and checkov; terraform validate/plan, TFLint and Infracost run in
+# .github/workflows/infra-test.yml.
 INFRA := infra/terraform
 CHECKOV ?= .venv-checkov/bin/checkov
+TERRAFORM ?= terraform
 
 .PHONY: check-infra infra-docs
 CHECK_TARGETS += check-infra
 
-check-infra: ## Terraform: parse, structure, module READMEs, no secrets (gridctl infra check), checkov, tests/infra
+check-infra: ## Terraform: fmt, parse, structure, module READMEs, no secrets (gridctl infra check), checkov, tests/infra
+	@if command -v $(TERRAFORM) >/dev/null; then \
+	  TF_CLI_CONFIG_FILE=/dev/null $(TERRAFORM) fmt -check -recursive -diff $(INFRA) || { echo "check-infra: run terraform fmt -recursive $(INFRA)" >&2; exit 1; }; \
+	else echo "check-infra: terraform not on PATH: skipping terraform fmt -check (CI runs it in infra-test.yml)" >&2; fi
 	@$(UV) run --frozen gridctl infra check --root $(INFRA)
 	@test -x $(CHECKOV) || { echo "check-infra: $(CHECKOV) missing (run: make system-deps)" >&2; exit 1; }
 	@$(CHECKOV) -d $(INFRA) --framework terraform --quiet --compact --skip-download

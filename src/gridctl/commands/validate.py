@@ -43,6 +43,12 @@ def validate_command(
     gridos_command: Annotated[
         str | None, typer.Option(help="command that serves GridOS (default: python -m gridos serve)")
     ] = None,
+    repository_url: Annotated[
+        str | None,
+        typer.Option(
+            help="repoURL of this repository in Argo CD (default: the bootstrap root Application's)"
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text",
 ) -> None:
     """Validate the delivery manifests offline. Prints one line per finding: the file, the object (Kind/name),
@@ -70,6 +76,7 @@ def validate_command(
         gridos_command=shlex.split(gridos_command) if gridos_command else None,
         skip=frozenset(skip or []),
         targets=tuple(target or []),
+        repository_url=repository_url,
     )
     try:
         report = validate(options)

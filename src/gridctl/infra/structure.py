@@ -20,7 +20,7 @@ from gridctl.infra.tree import (
 MODULE_META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
 # Files that must be identical in every environment: environments differ only in data.
 SHARED_ENVIRONMENT_FILES = ("main.tf", "variables.tf", "outputs.tf", "providers.tf", "versions.tf")
-# Environment roots pin to a patch series (~> 1.9.8) or an exact version.
+# Environment roots pin to a patch series (~> 1.11.4) or an exact version.
 ROOT_PIN = re.compile(r"^\s*(~>\s*\d+\.\d+\.\d+|=?\s*\d+\.\d+\.\d+)\s*$")
 # Modules take a bounded range: a lower bound and an upper bound (or ~>).
 MODULE_PIN = re.compile(r"(~>\s*\d+\.\d+)|(>=?\s*\d+[\d.]*\s*,\s*<=?\s*\d+[\d.]*)")

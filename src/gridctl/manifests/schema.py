@@ -1,11 +1,13 @@
 """Schema validation of rendered objects. Built-in kinds: the Kubernetes OpenAPI schemas of a pinned version
-(kubernetes-validate, strict: unknown fields are errors). Custom resources: the JSON schemas kept in
-deploy/schemas/<group>/<version>/<kind>.json for the fields GridOS uses. Those schemas are closed: an object
-schema with `properties` rejects any other field unless it declares `additionalProperties` itself."""
+(kubernetes-validate, strict: unknown fields are errors). Custom resources: the upstream CRD schemas vendored
+in deploy/schemas/<group>/<kind>_<version>.json (provenance in deploy/schemas/README.md). Those schemas are
+closed here: an object schema with `properties` rejects any other field unless it declares
+`additionalProperties` or `x-kubernetes-preserve-unknown-fields` itself (strict field validation)."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -31,27 +33,74 @@ _EMBEDDED: dict[tuple[str, str], list[tuple[tuple[str, ...], str, str, str]]] = 
 }
 
 
-def _close(schema: Any) -> Any:
+_INLINE_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+
+
+def _python_pattern(pattern: str) -> str:
+    """CRD patterns are Go RE2, which allows inline flags anywhere (`^(?i)(abort|warn)?$`); Python wants
+    global flags first."""
+    flags = "".join(_INLINE_FLAGS.findall(pattern))
+    return f"(?{flags}){_INLINE_FLAGS.sub('', pattern)}" if flags else pattern
+
+
+_COMBINATORS = frozenset({"oneOf", "anyOf", "allOf", "not"})
+
+
+def _close(schema: Any, open_: bool = False) -> Any:
+    """Closes object schemas; branches of oneOf/anyOf/allOf/not stay open (a branch that only constrains
+    `type` must not reject the object's other fields)."""
     if isinstance(schema, dict):
-        out = {k: _close(v) for k, v in schema.items()}
-        if "properties" in out and "additionalProperties" not in out:
+        out = {k: _close(v, open_ or k in _COMBINATORS) for k, v in schema.items()}
+        if isinstance(out.get("pattern"), str):
+            out["pattern"] = _python_pattern(out["pattern"])
+        if (
+            not open_
+            and "properties" in out
+            and "additionalProperties" not in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):
-        return [_close(v) for v in schema]
+        return [_close(v, open_) for v in schema]
     return schema
 
 
+_METASCHEMA_CHECK_BELOW = 50_000
+
+
 @cache
-def _repo_schema(path: Path) -> dict[str, Any]:
-    closed: dict[str, Any] = _close(json.loads(path.read_text()))
-    jsonschema.Draft202012Validator.check_schema(closed)
-    return closed
+def _validator_for(digest: str, text: str) -> jsonschema.Draft202012Validator:
+    closed: dict[str, Any] = _close(json.loads(text))
+    # The metaschema check costs seconds on the large generated schemas; what can go wrong in those is a Go
+    # pattern Python cannot compile, which _close already rewrote and re.compile proves below.
+    if len(text) < _METASCHEMA_CHECK_BELOW:
+        jsonschema.Draft202012Validator.check_schema(closed)
+    _compile_patterns(closed)
+    return jsonschema.Draft202012Validator(closed)
+
+
+def _compile_patterns(schema: Any) -> None:
+    if isinstance(schema, dict):
+        if isinstance(schema.get("pattern"), str):
+            re.compile(schema["pattern"])
+        for value in schema.values():
+            _compile_patterns(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _compile_patterns(value)
+
+
+def _repo_validator(path: Path) -> jsonschema.Draft202012Validator:
+    """Keyed by content, not path: the upstream schemas are large (the ApplicationSet's is 2 MB) and copies of
+    deploy/ (tests, previews) hold the same files."""
+    text = path.read_text()
+    return _validator_for(hashlib.sha256(text.encode()).hexdigest(), text)
 
 
 def schema_path(schemas: Path, api_version: str, kind: str) -> Path:
     group, _, version = api_version.rpartition("/")
-    return schemas / (group or "core") / version / f"{kind.lower()}.json"
+    return schemas / (group or "core") / f"{kind.lower()}_{version}.json"
 
 
 def _where(path: Iterable[Any]) -> str:
@@ -103,7 +152,7 @@ def _messages(doc: dict[str, Any], schemas: Path, version: str, prefix: str = ""
     repo = schema_path(schemas, api_version, kind)
     if not repo.is_file():
         return _builtin(doc, version, prefix)
-    validator = jsonschema.Draft202012Validator(_repo_schema(repo))
+    validator = _repo_validator(repo)
     errors = sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
     messages = [_format(e.absolute_path, e.message, prefix) for e in errors]
     group = api_version.rpartition("/")[0]

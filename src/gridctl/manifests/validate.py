@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gridctl.manifests import STEPS, policies, scanners
+from gridctl.manifests.crosschecks import RepositoryConfig, check_target
 from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.reference import GridosReference, ReferenceError_, running_gridos
 from gridctl.manifests.render import (
@@ -19,7 +20,6 @@ from gridctl.manifests.render import (
     render_finding,
 )
 from gridctl.manifests.schema import DEFAULT_KUBERNETES_VERSION, validate_object
-from gridctl.manifests.semantic import check_target
 
 
 @dataclass
@@ -31,6 +31,8 @@ class ValidationOptions:
     skip: frozenset[str] = frozenset()
     targets: tuple[str, ...] = ()
     extra_targets: tuple[Target, ...] = ()
+    # The repoURL Argo CD uses for this repository (default: the root Application's, deploy/argocd/bootstrap).
+    repository_url: str | None = None
 
 
 @dataclass
@@ -90,8 +92,9 @@ def validate(options: ValidationOptions) -> ValidationReport:
             if reference is not None:
                 report.steps.append("metrics")
                 report.metrics_source = reference.url
+            repository = RepositoryConfig.discover(options.root, options.repository_url)
             for _, objs in rendered:
-                report.findings += check_target(objs, reference, options.root)
+                report.findings += check_target(objs, reference, repository)
     if "policies" not in options.skip:
         report.steps.append("policies")
         report.findings += policies.evaluate(options.root / "deploy" / "policies", [o for _, o in rendered])

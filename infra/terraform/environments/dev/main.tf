@@ -29,7 +29,7 @@ module "monitoring" {
     keyvault    = module.keyvault.key_vault_id
     acr         = module.acr.registry_id
     postgresql  = module.postgresql.server_id
-    appgateway  = module.appgateway.application_gateway_id
+    agc         = module.agc.agc_id
     virtual_net = module.network.vnet_id
   }
   tags = local.tags
@@ -70,7 +70,6 @@ module "aks" {
   system_node_pool                = var.system_node_pool
   user_node_pool                  = var.user_node_pool
   node_subnet_id                  = module.network.subnet_ids["aks_nodes"]
-  ingress_subnet_id               = module.network.subnet_ids["ingress"]
   private_cluster_enabled         = var.aks_private_cluster_enabled
   api_server_authorized_ip_ranges = var.aks_api_server_authorized_ip_ranges
   tenant_id                       = data.azurerm_client_config.current.tenant_id
@@ -124,18 +123,15 @@ module "postgresql" {
   tags                         = local.tags
 }
 
-module "appgateway" {
-  source              = "../../modules/appgateway"
+module "agc" {
+  source              = "../../modules/agc"
   name                = local.name
   location            = var.location
   resource_group_name = azurerm_resource_group.this.name
-  subnet_id           = module.network.subnet_ids["appgateway"]
-  zones               = var.zones
-  min_capacity        = var.appgateway_capacity.min
-  max_capacity        = var.appgateway_capacity.max
+  subnet_id           = module.network.subnet_ids["agc"]
+  frontend_names      = concat(["fe-${local.name}"], var.agc_extra_frontends)
+  aks_oidc_issuer_url = module.aks.oidc_issuer_url
   host_names          = var.host_names
-  backend_ip_address  = module.network.ingress_private_ip
-  backend_https       = var.appgateway_backend_https
   key_vault_id        = module.keyvault.key_vault_id
   certificate_issuer  = var.certificate_issuer
   waf_mode            = var.waf_mode

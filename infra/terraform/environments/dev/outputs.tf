@@ -33,19 +33,24 @@ output "database_url_secret_id" {
   value       = module.postgresql.database_url_secret_id
 }
 
-output "ingress_private_ip" {
-  description = "loadBalancerIP of the ingress-nginx controller service."
-  value       = module.network.ingress_private_ip
+output "agc_id" {
+  description = "Gateway annotation alb.networking.azure.io/alb-id (deploy/k8s/overlays/<env>/gateway-patch.yaml)."
+  value       = module.agc.agc_id
 }
 
-output "ingress_subnet_name" {
-  description = "Value of the ingress-nginx service annotation service.beta.kubernetes.io/azure-load-balancer-internal-subnet."
-  value       = module.network.ingress_subnet_name
+output "agc_frontend_fqdns" {
+  description = "FQDN of each AGC frontend by name (DNS CNAME target of host_names); the name is the Gateway's alb-frontend address."
+  value       = module.agc.frontend_fqdns
 }
 
-output "public_ip_address" {
-  description = "Public IP of Application Gateway (DNS A records of host_names)."
-  value       = module.appgateway.public_ip_address
+output "waf_policy_id" {
+  description = "spec.webApplicationFirewall.id of the WebApplicationFirewallPolicy objects."
+  value       = module.agc.waf_policy_id
+}
+
+output "alb_controller_client_id" {
+  description = "albController.podIdentity.clientID (deploy/argocd/values/alb-controller-<env>.yaml)."
+  value       = module.agc.alb_controller_client_id
 }
 
 output "gridos_client_id" {

@@ -7,8 +7,7 @@ global_name_suffix = "g7d"
 address_space = ["10.10.0.0/16"]
 subnet_cidrs = {
   aks_nodes         = "10.10.0.0/20"
-  ingress           = "10.10.16.0/27"
-  appgateway        = "10.10.17.0/26"
+  agc               = "10.10.16.0/24"
   postgresql        = "10.10.18.0/27"
   private_endpoints = "10.10.19.0/27"
 }
@@ -38,11 +37,10 @@ postgresql_backup_retention_days        = 7
 postgresql_high_availability_enabled    = false
 postgresql_geo_redundant_backup_enabled = false
 
-host_names               = ["gridos.dev.example.com"]
-appgateway_capacity      = { min = 0, max = 2 }
-appgateway_backend_https = false
-certificate_issuer       = "Self"
-waf_mode                 = "Detection"
+agc_extra_frontends = ["fe-gridos-previews"]
+host_names          = ["gridos.dev.example.com"]
+certificate_issuer  = "Self"
+waf_mode            = "Detection"
 
 log_retention_days   = 30
 secret_rotation_days = 90

@@ -29,8 +29,7 @@ variable "address_space" {
 variable "subnet_cidrs" {
   type = object({
     aks_nodes         = string
-    ingress           = string
-    appgateway        = string
+    agc               = string
     postgresql        = string
     private_endpoints = string
   })
@@ -39,7 +38,7 @@ variable "subnet_cidrs" {
 
 variable "zones" {
   type        = list(string)
-  description = "Availability zones used by AKS node pools and Application Gateway."
+  description = "Availability zones used by AKS node pools."
 }
 
 variable "kubernetes_version" {
@@ -137,20 +136,13 @@ variable "key_vault_allowed_ip_ranges" {
 
 variable "host_names" {
   type        = list(string)
-  description = "Public host names of GridOS served by Application Gateway."
+  description = "Public host names of GridOS served by the Gateway (CNAME to the AGC frontend FQDN)."
 }
 
-variable "appgateway_capacity" {
-  type = object({
-    min = number
-    max = number
-  })
-  description = "Application Gateway autoscaling bounds in capacity units."
-}
-
-variable "appgateway_backend_https" {
-  type        = bool
-  description = "Re-encrypt from Application Gateway to ingress-nginx (needs a public-CA certificate)."
+variable "agc_extra_frontends" {
+  type        = list(string)
+  description = "AGC frontends besides fe-gridos-<environment>, e.g. fe-gridos-previews for the pull-request previews in dev."
+  default     = []
 }
 
 variable "certificate_issuer" {

@@ -1,5 +1,5 @@
 terraform {
-  required_version = "~> 1.9.8"
+  required_version = "~> 1.11.4"
 
   required_providers {
     azurerm = {

@@ -7,8 +7,7 @@ global_name_suffix = "g7p"
 address_space = ["10.30.0.0/16"]
 subnet_cidrs = {
   aks_nodes         = "10.30.0.0/20"
-  ingress           = "10.30.16.0/27"
-  appgateway        = "10.30.17.0/26"
+  agc               = "10.30.16.0/24"
   postgresql        = "10.30.18.0/27"
   private_endpoints = "10.30.19.0/27"
 }
@@ -39,11 +38,9 @@ postgresql_backup_retention_days        = 35
 postgresql_high_availability_enabled    = true
 postgresql_geo_redundant_backup_enabled = true
 
-host_names               = ["gridos.example.com"]
-appgateway_capacity      = { min = 2, max = 10 }
-appgateway_backend_https = true
-certificate_issuer       = "DigiCert"
-waf_mode                 = "Prevention"
+host_names         = ["gridos.example.com"]
+certificate_issuer = "DigiCert"
+waf_mode           = "Prevention"
 
 log_retention_days   = 90
 secret_rotation_days = 90

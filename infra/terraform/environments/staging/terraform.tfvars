@@ -7,8 +7,7 @@ global_name_suffix = "g7s"
 address_space = ["10.20.0.0/16"]
 subnet_cidrs = {
   aks_nodes         = "10.20.0.0/20"
-  ingress           = "10.20.16.0/27"
-  appgateway        = "10.20.17.0/26"
+  agc               = "10.20.16.0/24"
   postgresql        = "10.20.18.0/27"
   private_endpoints = "10.20.19.0/27"
 }
@@ -38,11 +37,9 @@ postgresql_backup_retention_days        = 14
 postgresql_high_availability_enabled    = true
 postgresql_geo_redundant_backup_enabled = false
 
-host_names               = ["gridos.staging.example.com"]
-appgateway_capacity      = { min = 2, max = 5 }
-appgateway_backend_https = true
-certificate_issuer       = "DigiCert"
-waf_mode                 = "Prevention"
+host_names         = ["gridos.staging.example.com"]
+certificate_issuer = "DigiCert"
+waf_mode           = "Prevention"
 
 log_retention_days   = 60
 secret_rotation_days = 90

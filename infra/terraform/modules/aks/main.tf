@@ -1,7 +1,7 @@
 # AKS: system and user node pools across availability zones with the cluster autoscaler, Azure CNI overlay
 # with Cilium, OIDC issuer and workload identity, Entra ID RBAC with local accounts disabled, Container
-# Insights. Ingress is ingress-nginx (installed by Argo CD) behind Application Gateway: its internal load
-# balancer lives in the ingress subnet, which the cluster identity may join (ADR 0021).
+# Insights. Traffic comes in through Application Gateway for Containers (modules/agc), which reaches pods
+# directly from its own subnet: the cluster creates no load balancer for ingress (ADR 0060).
 
 resource "azurerm_user_assigned_identity" "cluster" {
   name                = "id-aks-${var.name}"
@@ -10,15 +10,9 @@ resource "azurerm_user_assigned_identity" "cluster" {
   tags                = var.tags
 }
 
-# The control plane manages load balancers and NICs in the node and ingress subnets.
+# The control plane manages load balancers and NICs in the node subnet.
 resource "azurerm_role_assignment" "cluster_network_nodes" {
   scope                = var.node_subnet_id
-  role_definition_name = "Network Contributor"
-  principal_id         = azurerm_user_assigned_identity.cluster.principal_id
-}
-
-resource "azurerm_role_assignment" "cluster_network_ingress" {
-  scope                = var.ingress_subnet_id
   role_definition_name = "Network Contributor"
   principal_id         = azurerm_user_assigned_identity.cluster.principal_id
 }
@@ -110,7 +104,6 @@ resource "azurerm_kubernetes_cluster" "this" {
 
   depends_on = [
     azurerm_role_assignment.cluster_network_nodes,
-    azurerm_role_assignment.cluster_network_ingress,
   ]
 }
 

@@ -79,11 +79,6 @@ variable "node_subnet_id" {
   description = "Subnet of the nodes (Azure CNI overlay: pods get addresses from pod_cidr, not from this subnet)."
 }
 
-variable "ingress_subnet_id" {
-  type        = string
-  description = "Subnet of the ingress-nginx internal load balancer; the cluster identity may place load balancer frontends there."
-}
-
 variable "pod_cidr" {
   type        = string
   description = "Overlay address range of the pods (must not overlap the virtual network)."

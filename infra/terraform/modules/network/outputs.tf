@@ -9,20 +9,10 @@ output "vnet_name" {
 }
 
 output "subnet_ids" {
-  description = "Subnet IDs by role: aks_nodes, ingress, appgateway, postgresql, private_endpoints."
+  description = "Subnet IDs by role: aks_nodes, agc, postgresql, private_endpoints."
   value       = { for key, subnet in azurerm_subnet.this : key => subnet.id }
   # The NSGs must be attached before anything is placed in the subnets.
   depends_on = [azurerm_subnet_network_security_group_association.this]
-}
-
-output "ingress_subnet_name" {
-  description = "Name of the subnet of the ingress-nginx internal load balancer (its service annotation azure-load-balancer-internal-subnet)."
-  value       = azurerm_subnet.this["ingress"].name
-}
-
-output "ingress_private_ip" {
-  description = "Static private IP of the ingress-nginx internal load balancer; Application Gateway forwards to it."
-  value       = cidrhost(var.subnet_cidrs.ingress, var.ingress_private_ip_offset)
 }
 
 output "private_dns_zone_ids" {

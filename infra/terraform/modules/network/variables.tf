@@ -29,12 +29,11 @@ variable "address_space" {
 variable "subnet_cidrs" {
   type = object({
     aks_nodes         = string
-    ingress           = string
-    appgateway        = string
+    agc               = string
     postgresql        = string
     private_endpoints = string
   })
-  description = "CIDR of each subnet: AKS nodes, the ingress-nginx internal load balancer, Application Gateway, the PostgreSQL delegated subnet and private endpoints."
+  description = "CIDR of each subnet: AKS nodes, the Application Gateway for Containers association subnet, the PostgreSQL delegated subnet and private endpoints."
   validation {
     condition = alltrue([
       for cidr in values(var.subnet_cidrs) : can(cidrhost(cidr, 0))
@@ -42,18 +41,8 @@ variable "subnet_cidrs" {
     error_message = "Every subnet CIDR must be a valid CIDR block."
   }
   validation {
-    condition     = tonumber(split("/", var.subnet_cidrs.appgateway)[1]) <= 26
-    error_message = "Application Gateway v2 needs a /26 or larger subnet."
-  }
-}
-
-variable "ingress_private_ip_offset" {
-  type        = number
-  description = "Host number, inside the ingress subnet, of the static private IP of the ingress-nginx internal load balancer."
-  default     = 10
-  validation {
-    condition     = var.ingress_private_ip_offset >= 4 && var.ingress_private_ip_offset <= 250
-    error_message = "Azure reserves the first four addresses of a subnet: use 4-250."
+    condition     = tonumber(split("/", var.subnet_cidrs.agc)[1]) <= 24
+    error_message = "Application Gateway for Containers needs a /24 or larger association subnet."
   }
 }
 
