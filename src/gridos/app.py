@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridos import __version__, alarms, ingest
+from gridos import __version__, alarms, ingest, web
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -28,7 +28,6 @@ from gridos.observability.metrics import Metrics
 from gridos.observability.tracing import setup_tracing
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
-from gridos.web.views import router as web_router
 
 log = logging.getLogger("gridos.app")
 GAUGE_REFRESH_SECONDS = 10.0
@@ -73,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="SCADA telemetry historian, alarms and operator API for electrical grids.",
         lifespan=lifespan,
+        # Served by gridos.web from the package: FastAPI's defaults load Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -89,10 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(telemetry_router)
     app.include_router(devices_router)
-    app.include_router(web_router)
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
     alarms.install(app)
     ingest.install(app)
+    web.install(app)
 
     setup_tracing(app, settings)
 
