@@ -101,6 +101,8 @@ class LiveFeed:
             "measurements": {m.name: {"unit": m.unit, "kind": m.kind} for m in catalogue.values()},
             "stale_after_seconds": s.stale_after_seconds,
             "heartbeat_seconds": HEARTBEAT_SECONDS,
+            # The page measures ages against the server's clock, not the browser's.
+            "server_time": iso(int(time.time() * 1_000_000)),
         }
 
     def snapshot(self, since_us: int) -> tuple[list[Any], str]:

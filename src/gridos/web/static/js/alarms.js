@@ -81,7 +81,7 @@ function visible() {
 function actionButtons(a) {
   const label = `${a.device_id} ${a.measurement} ${a.condition}`;
   const b = [];
-  if (!a.acknowledged && a.state !== "shelved") b.push(el("button", { type: "button", "data-action": "ack", "aria-label": `Acknowledge ${label}`, onclick: () => act([a], "ack"), text: "Ack" }));
+  if (!a.acknowledged && a.state !== "shelved") b.push(el("button", { type: "button", "data-action": "ack", "aria-label": `Ack (acknowledge) ${label}`, onclick: () => act([a], "ack"), text: "Ack" }));
   if (a.state === "shelved") b.push(el("button", { type: "button", "data-action": "unshelve", "aria-label": `Unshelve ${label}`, onclick: () => act([a], "unshelve"), text: "Unshelve" }));
   else b.push(el("button", { type: "button", "data-action": "shelve", "aria-label": `Shelve ${label}`, onclick: () => shelveDialog(a), text: "Shelve" }));
   b.push(el("button", { type: "button", "data-action": "comment", "aria-label": `Comment on ${label}`, onclick: () => commentDialog(a), text: "Comment" }));

@@ -172,13 +172,13 @@ function onEvent(type, data) {
   if (type === "hello") {
     state.catalogue = data.measurements;
     state.staleAfterS = data.stale_after_seconds;
+    clock.offsetMs = new Date(data.server_time).getTime() - Date.now();
   } else if (type === "latest") {
     if (data.snapshot) state.latest = new Map();
     applyLatest(data.items);
     refreshView();
   } else if (type === "status") {
     state.status = data;
-    clock.offsetMs = new Date(data.generated_at).getTime() - Date.now();
     refreshView();
   } else if (type === "transition") {
     if (data.action === "activate") {
@@ -247,6 +247,10 @@ export function refreshView() {
 function showSignIn(reason) {
   stream.stop();
   state.me = null;
+  // Nothing shown before the refusal may look current.
+  if (state.connected) state.staleSince = new Date();
+  state.connected = false;
+  renderConnection();
   document.getElementById("user").textContent = "";
   const input = el("input", { type: "password", id: "token-input", autocomplete: "off", required: true, "aria-describedby": "token-help" });
   main.replaceChildren(el("section", { class: "panel signin" },
@@ -269,6 +273,7 @@ async function signOut() {
 }
 
 async function start() {
+  stream.stop();
   try {
     state.me = await api("/api/v1/me");
   } catch (e) {

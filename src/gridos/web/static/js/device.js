@@ -69,7 +69,8 @@ function window_(main) {
     const to = fromInputValue(form.elements.to.value);
     return from && to && from < to ? [from, to] : null;
   }
-  const to = new Date(Date.now() + clock.offsetMs);
+  // A rolling window ends a little after "now": what arrives while the request travels is included.
+  const to = new Date(Date.now() + clock.offsetMs + 5000);
   return [new Date(to - RANGES[ui.range] * 1000), to];
 }
 

@@ -35,7 +35,9 @@ function params(main) {
   return { from: fromInputValue(f.from.value), to: fromInputValue(f.to.value), site: f.site.value, device: f.device.value.trim() };
 }
 
+let ticket = 0;
 async function search(main, more) {
+  const mine = ++ticket;  // only the newest search may fill the tables
   const p = params(main);
   const q = new URLSearchParams({ limit: "500" });
   if (p.from) q.set("from", p.from.toISOString());
@@ -48,12 +50,12 @@ async function search(main, more) {
   if (p.to) e.set("to", p.to.toISOString());
   if (p.device) e.set("device_id", p.device);
   try {
-    const [history, events] = await Promise.all([api(`/api/v1/alarms/history?${q}`), more ? null : api(`/api/v1/alarms/events?${e}`)]);
-    ui.history = more ? [...ui.history, ...history.items] : history.items;
-    ui.next = history.next_before_id;
-    if (events) ui.events = events.items.filter((x) => !p.site || x.device_id.startsWith(`${p.site}/`) || state.devices.get(x.device_id)?.site === p.site);
+    var [history, events] = await Promise.all([api(`/api/v1/alarms/history?${q}`), more ? null : api(`/api/v1/alarms/events?${e}`)]);
   } catch (err) { toast(describeError(err)); return; }
-  if (!main.querySelector("#history")) return;
+  if (mine !== ticket || !main.querySelector("#history")) return;
+  ui.history = more ? [...ui.history, ...history.items] : history.items;
+  ui.next = history.next_before_id;
+  if (events) ui.events = events.items.filter((x) => !p.site || state.devices.get(x.device_id)?.site === p.site);
   main.querySelector("#history").replaceChildren(
     el("thead", {}, el("tr", {}, ...["Time", "Priority", "Device", "Measurement", "Condition", "Action", "State", "Value", "Limit", "Who", "Comment"].map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, ui.history.map((h) => el("tr", { "data-event": h.id },

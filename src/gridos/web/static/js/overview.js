@@ -46,7 +46,7 @@ function tile(site) {
       ? el("span", {}, prioBadge(worst.priority), ` ${worst.device_id} ${LABELS[worst.measurement] || worst.measurement} ${(CONDITIONS[worst.condition] || "").split(" ")[0]}`)
       : el("span", { class: "muted", text: "none" })],
   ];
-  return el("a", { class: "tile", href: `#/site/${encodeURIComponent(site.site)}`, "data-site": site.site, "aria-label": `Site ${site.site}: open the one-line diagram` },
+  return el("a", { class: "tile", href: `#/site/${encodeURIComponent(site.site)}`, "data-site": site.site },
     el("h2", {}, el("span", { text: site.site }), el("span", { class: "muted", text: `${alarms.length} alarms` })),
     el("table", {}, el("tbody", {}, rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row", text: k }), el("td", {}, v))))));
 }

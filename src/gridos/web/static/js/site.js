@@ -89,7 +89,7 @@ function symbol(d, p, latest) {
 function draw(site) {
   const devices = [...state.devices.values()].filter((d) => d.site === site);
   const { pos, width, height, ups } = layout(devices);
-  const root = svg("svg", { class: "oneline", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": `Single-line diagram of site ${site}` });
+  const root = svg("svg", { class: "oneline", viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": `Single-line diagram of site ${site}` });
   // buses: a bar spanning everything connected to them
   const busSpan = new Map();
   for (const d of devices) if (d.type === "bus") busSpan.set(d.id, [pos.get(d.id).x, pos.get(d.id).x]);
@@ -131,7 +131,7 @@ function draw(site) {
       const shape = { critical: "◆", high: "▲", medium: "■", low: "●" }[worst.priority];
       parts.push(svg("text", { x: p.x + 15, y: p.y - 10, class: "alarmmark", "data-alarm-priority": worst.priority }, `${shape} ${worst.priority.toUpperCase()}`));
     }
-    const link = svg("a", { href: `#/device/${d.id}`, "aria-label": `${d.type} ${d.id}${worst ? `, ${worst.priority} alarm` : ""}` }, ...parts);
+    const link = svg("a", { href: `#/device/${d.id}` }, svg("title", {}, `${d.type} ${d.id}: open the device`), ...parts);
     root.append(link);
   }
   return root;
