@@ -90,6 +90,20 @@ export async function loadAlarms() {
 }
 const reloadAlarms = debounce(() => loadAlarms().catch((e) => toast(describeError(e))), 250);
 
+function applyTransition(event) {
+  // Each transition carries the alarm as it is now: the list is updated in place, with no request. Only
+  // a (re)connection or an overflow reloads it.
+  const alarm = event.alarm;
+  if (!alarm || alarm.id === undefined) { reloadAlarms(); return; }
+  const i = state.alarms.findIndex((a) => a.id === alarm.id);
+  if (alarm.state === "normal") { if (i >= 0) state.alarms.splice(i, 1); }
+  else if (i >= 0) state.alarms[i] = alarm;
+  else state.alarms.push(alarm);
+  renderSummary();
+  refreshSoon();
+}
+const refreshSoon = debounce(() => refreshView(), 200);
+
 function applyLatest(items) {
   for (const [device, measurement, value, ts, received, quality] of items) {
     let m = state.latest.get(device);
@@ -186,7 +200,7 @@ function onEvent(type, data) {
       announce(`New ${what}`);
       if (data.priority === "critical" || data.priority === "high") horn();
     }
-    reloadAlarms();
+    applyTransition(data);
   } else if (type === "flood") {
     setFlood(data);
   } else if (type === "overflow") {
