@@ -43,6 +43,7 @@ HEARTBEAT_SECONDS = 2.0
 # margin behind the cursor and send only what changed.
 VISIBILITY_MARGIN_US = 5_000_000
 CLIENT_QUEUE = 500
+RELAY_COALESCE_SECONDS = 0.1
 QUALITY = {q.value: q.name for q in Quality}
 
 Message = tuple[bytes, int | None]  # encoded event, alarm event id (transitions only)
@@ -174,13 +175,23 @@ class LiveFeed:
                     message = await asyncio.wait_for(relay.get(), left)
                 except TimeoutError:
                     break
-                if message is None:
-                    self.publish(None)
-                    return
-                event_id = message["data"].get("id") if message["event"] == "transition" else None
-                if event_id is not None:
-                    self.alarm_id = max(self.alarm_id, int(event_id))
-                self.publish((encode(message["event"], message["data"]), event_id))
+                # A burst of transitions (a flood, a sag across a site) is relayed together after a short
+                # pause, so each console gets it in one write.
+                burst = [message]
+                await asyncio.sleep(RELAY_COALESCE_SECONDS)
+                while True:
+                    try:
+                        burst.append(relay.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
+                for item in burst:
+                    if item is None:
+                        self.publish(None)
+                        return
+                    event_id = item["data"].get("id") if item["event"] == "transition" else None
+                    if event_id is not None:
+                        self.alarm_id = max(self.alarm_id, int(event_id))
+                    self.publish((encode(item["event"], item["data"]), event_id))
             if relay is None:
                 await asyncio.sleep(POLL_SECONDS)
             await self._poll()
@@ -256,14 +267,28 @@ async def live(
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
-                if message is None:
-                    return
-                data, alarm_id = message
-                if alarm_id is not None:
-                    if alarm_id <= last_alarm:
-                        continue
-                    last_alarm = alarm_id
-                yield data
+                # Whatever else is already queued goes out in the same write: one socket send per burst,
+                # not per event, is what keeps twenty consoles cheap.
+                batch = [message]
+                while len(batch) < 256:
+                    try:
+                        batch.append(queue.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
+                chunks: list[bytes] = []
+                for item in batch:
+                    if item is None:
+                        if chunks:
+                            yield b"".join(chunks)
+                        return
+                    data, alarm_id = item
+                    if alarm_id is not None:
+                        if alarm_id <= last_alarm:
+                            continue
+                        last_alarm = alarm_id
+                    chunks.append(data)
+                if chunks:
+                    yield b"".join(chunks)
         finally:
             feed.unsubscribe(queue)
 

@@ -29,6 +29,7 @@ function envelopeCell(env, classify, precision, ref) {
 
 function tile(site) {
   const alarms = state.alarms.filter((a) => a.site === site.site);
+  const hz = [...state.devices.values()].find((d) => d.site === site.site && d.nominal_frequency)?.nominal_frequency || 50;
   const worst = worstAlarm(alarms);
   const staleDevices = site.stale + site.never_reported;
   const rows = [
@@ -37,7 +38,7 @@ function tile(site) {
       ? el("span", { class: "live abn high", text: `${staleDevices} STALE` })
       : el("span", { class: "live", text: "0" })],
     ["Voltage min – max (pu)", envelopeCell(site.voltage_pu, voltageClass, "pu", 1)],
-    ["Frequency min – max (Hz)", envelopeCell(site.frequency_hz, (v) => frequencyClass(v, 50), "frequency", 50)],
+    ["Frequency min – max (Hz)", envelopeCell(site.frequency_hz, (v) => frequencyClass(v, hz), "frequency", hz)],
     ["Load (MW)", el("span", { class: "live", text: fmtNumber(site.active_power_kw / 1000, "pu") })],
     ["Breakers open", site.breakers_open
       ? el("span", { class: "live abn high", text: `${site.breakers_open} OPEN` })
