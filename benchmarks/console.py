@@ -112,9 +112,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def ingest_phase(server: GridosServer, seconds: float, seq: list[int]) -> tuple[float, float]:
-    """Samples committed per second by two back-to-back posting threads, and the server's CPU
-    milliseconds per 1,000 samples."""
+def ingest_phase(server: GridosServer, seconds: float, seq: list[int]) -> tuple[float, float, float]:
+    """Samples committed per second by two back-to-back posting threads, the server's CPU milliseconds
+    per 1,000 samples, and its CPU milliseconds per second of the phase."""
     stored = [0, 0]
     stop = time.monotonic() + seconds
     base = datetime.now(UTC) - timedelta(hours=2)
@@ -143,7 +143,7 @@ def ingest_phase(server: GridosServer, seconds: float, seq: list[int]) -> tuple[
         t.join()
     elapsed = time.monotonic() - started
     used = cpu_seconds(server.proc.pid) - cpu
-    return sum(stored) / elapsed, used * 1000 / (sum(stored) / 1000)
+    return sum(stored) / elapsed, used * 1000 / (sum(stored) / 1000), used * 1000 / elapsed
 
 
 def main() -> None:
@@ -168,8 +168,8 @@ def main() -> None:
         child.start()
         seq = [0]
         ingest_phase(server, 3, seq)  # warm-up
-        without: list[tuple[float, float]] = []
-        with_consoles: list[tuple[float, float]] = []
+        without: list[tuple[float, float, float]] = []
+        with_consoles: list[tuple[float, float, float]] = []
         events = requests = 0
         for _ in range(args.rounds):
             without.append(ingest_phase(server, args.phase_seconds, seq))
@@ -190,6 +190,10 @@ def main() -> None:
         loaded = statistics.fmean(x[0] for x in with_consoles)
         cpu_base = statistics.fmean(x[1] for x in without)
         cpu_loaded = statistics.fmean(x[1] for x in with_consoles)
+        # What the consoles cost the server per second, beyond the ingest it did in the same phase (at the
+        # CPU per sample of the phases without): on a server whose ingest is CPU-bound, this share of a
+        # core is the throughput it loses.
+        overhead = statistics.fmean(cpu_s - rate * cpu_base / 1000 for rate, _, cpu_s in with_consoles)
         result = {
             "consoles": args.consoles,
             "phase_seconds": args.phase_seconds,
@@ -202,6 +206,9 @@ def main() -> None:
             "server_cpu_ms_per_1k_samples_without": round(cpu_base, 2),
             "server_cpu_ms_per_1k_samples_with": round(cpu_loaded, 2),
             "server_cpu_change_percent": round((cpu_loaded - cpu_base) / cpu_base * 100, 2),
+            "server_cpu_ms_per_s_without": [round(x[2]) for x in without],
+            "server_cpu_ms_per_s_with": [round(x[2]) for x in with_consoles],
+            "console_overhead_cpu_ms_per_s": round(overhead, 1),
             "console_events_received": events,
             "console_requests": requests,
         }
