@@ -68,14 +68,17 @@ def test_comment_is_journaled_with_who(client: TestClient, tokens: Tokens) -> No
 
 def test_vendored_assets_match_node_modules_and_the_lockfile() -> None:
     """scripts/vendor-web-assets.py made the copies; they must be what package-lock.json pins."""
-    manifest = json.loads((VENDOR / "manifest.json").read_text())
     lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
     declared = json.loads((ROOT / "package.json").read_text())["devDependencies"]
-    assert set(manifest) == {"uplot", "swagger-ui-dist"}
-    for package, entry in manifest.items():
+    packages = {}
+    for vendor in (VENDOR, ROOT / "tests/support/vendor"):
+        for package, entry in json.loads((vendor / "manifest.json").read_text()).items():
+            packages[package] = (vendor, entry)
+    assert set(packages) == {"uplot", "swagger-ui-dist", "axe-core"}
+    for package, (vendor, entry) in packages.items():
         assert entry["version"] == lock[f"node_modules/{package}"]["version"] == declared[package], package
         for name, info in entry["files"].items():
-            copy = VENDOR / package / name
+            copy = vendor / package / name
             assert copy.stat().st_size == info["bytes"], copy
             installed = ROOT / "node_modules" / package / info["from"]
             if installed.exists():  # `npm ci` ran: the copy is the installed file

@@ -6,7 +6,8 @@ Events: `hello` (catalogue and settings the page needs), `latest` (latest values
 client fell behind: reload). A comment line every HEARTBEAT_SECONDS lets the page tell a silent server from
 a quiet one.
 
-One `LiveFeed` per process polls `latest_samples` (by received_at) and computes the status for all its
+One `LiveFeed` per process polls `latest_samples` (by received_at, every POLL_SECONDS; a full read of that
+small table, one row per series) and computes the status for all its
 subscribers at once, and only while someone is subscribed: twenty consoles cost the database what one does,
 and an idle console costs one long-lived request instead of a poll every few seconds.
 
@@ -159,8 +160,10 @@ class LiveFeed:
                 await self._serve(relay)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("live feed failed; retrying")
+            except Exception as exc:
+                # The database is down, most likely: readiness says so; the consoles grey their values
+                # by age. One line per retry, not a traceback.
+                log.warning("live feed failed; retrying", extra={"error": str(exc)[:200]})
                 await asyncio.sleep(POLL_SECONDS)
                 self.wake.set()
             finally:
