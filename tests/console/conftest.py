@@ -48,7 +48,10 @@ def foreign_requests() -> list[str]:
 
 @pytest.fixture
 def page(browser, console: ConsoleServer, foreign_requests: list[str]):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+    # A browser zone other than UTC, so the UTC/local switch has something to show.
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860}, accept_downloads=True, timezone_id="America/New_York"
+    )
     context.on(
         "request",
         lambda r: (

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -14,7 +13,6 @@ import pytest
 from tests.support.console import AXE, ConsoleServer, post_samples, register
 
 pytestmark = pytest.mark.slow
-NOW = lambda: datetime.now(UTC).isoformat()  # noqa: E731
 
 
 def open_console(page, console: ConsoleServer, token: str | None = None, view: str = "/") -> None:  # type: ignore[no-untyped-def]
@@ -213,9 +211,13 @@ def test_one_line_diagram_shows_a_breaker_opening(page, console: ConsoleServer, 
 
 def test_trend_shows_stored_points_and_limits(page, console: ConsoleServer, screenshots: Path) -> None:  # type: ignore[no-untyped-def]
     with api(console) as c:
-        stored = c.get(
-            "/api/v1/scada/data", params={"device_id": "north/tx-1", "measurement": "voltage"}
-        ).json()
+        deadline = time.monotonic() + 15  # the fleet reports every second
+        while True:
+            params = {"device_id": "north/tx-1", "measurement": "voltage"}
+            stored = c.get("/api/v1/scada/data", params=params).json()
+            if len(stored["points"]) > 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
     assert len(stored["points"]) > 3
     open_console(page, console, view="/device/north/tx-1")
     page.wait_for_selector("#chart canvas", timeout=10_000)
@@ -231,6 +233,12 @@ def test_trend_shows_stored_points_and_limits(page, console: ConsoleServer, scre
     wait_js(page, "document.getElementById('chart-info').textContent.includes('min-max buckets')")
     assert page.locator(".u-legend").inner_text().count("max") >= 2
     assert page.locator("#latest tr[data-measurement=voltage]").inner_text().endswith("UTC")
+    assert page.locator("#clock").inner_text().endswith(" UTC")
+    # The UTC/local switch: the browser runs in New York (see conftest); every time follows.
+    page.click("#tz")
+    assert page.locator("#clock").inner_text().endswith(" EST")
+    page.locator("#latest tr[data-measurement=voltage]", has_text="EST").wait_for(timeout=3_000)
+    page.click("#tz")
     page.screenshot(path=str(screenshots / "console-device.png"), full_page=True)
 
 

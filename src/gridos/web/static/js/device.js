@@ -10,7 +10,7 @@ const ui = { device: null, chosen: new Set(["voltage"]), range: "1h", mode: "aut
 
 function step(seconds, mode) {
   if (mode === "raw" || (mode === "auto" && seconds <= 6 * 3600)) return null;
-  return seconds <= 86400 ? "5m" : seconds <= 7 * 86400 ? "30m" : "2h";
+  return seconds <= 6 * 3600 ? "1m" : seconds <= 86400 ? "5m" : seconds <= 7 * 86400 ? "30m" : "2h";
 }
 
 export function renderDevice(main, route) {
@@ -58,7 +58,7 @@ export function updateDevice(main, route) {
       el("td", { class: `num live ${isStale(v) ? "stale" : ""}`, text: fmtValue(v.value, m, unitOf(m)) }),
       el("td", { class: v.quality === "good" ? "" : "abn quality-bad", text: v.quality }),
       el("td", { class: `live ${isStale(v) ? "stale" : ""}`, text: fmtAge(v.received) }),
-      el("td", { text: fmtTime(v.ts) }))) : [el("tr", {}, el("td", { colspan: 5, text: "No value received yet." }))]),
+      el("td", { text: fmtTime(v.ts, { date: false }) }))) : [el("tr", {}, el("td", { colspan: 5, text: "No value received yet." }))]),
   );
 }
 
@@ -144,7 +144,10 @@ function draw(box, info, chosen, results, from, to, stepParam) {
       return [lo - pad, hi + pad];
     };
   }
-  const axes = [{ values: (u, ticks) => ticks.map((t) => fmtTime(new Date(t * 1000), { date: (to - from) > 86400e3 }).replace(/ (UTC|GMT.*|[A-Z]{2,5})$/, "")) },
+  // Tick labels without seconds or zone (the zone is in the axis label): "HH:MM", or "MM-DD HH:MM" past a day.
+  const long = (to - from) > 86400e3;
+  const tick = (t) => { const s = fmtTime(new Date(t * 1000)); return long ? s.slice(5, 16) : s.slice(11, 16); };
+  const axes = [{ values: (u, ticks) => ticks.map(tick), label: `time (${clock.utc ? "UTC" : "local"})` },
     ...units.map((u, i) => ({ scale: u || "–", side: i % 2 ? 1 : 3, label: unitText(u) || "–", grid: { show: i === 0 } }))];
   const opts = {
     width: Math.max(300, box.clientWidth || 700), height: 320, scales, series, axes, bands,
@@ -156,11 +159,13 @@ function draw(box, info, chosen, results, from, to, stepParam) {
       ctx.lineWidth = 1.5;
       for (const l of limits) {
         const y = u.valToPos(l.value, l.scale, true);
+        const column = units.indexOf(unitOf(l.m));
         if (!Number.isFinite(y)) continue;
         ctx.strokeStyle = l.cond === "hh" || l.cond === "ll" ? "#a3001b" : "#a64300";
         ctx.beginPath(); ctx.moveTo(u.bbox.left, y); ctx.lineTo(u.bbox.left + u.bbox.width, y); ctx.stroke();
         ctx.fillStyle = ctx.strokeStyle;
-        ctx.fillText(`${l.cond.toUpperCase()} ${fmtNumber(l.value, l.m)}`, u.bbox.left + 4, y - 3);
+        // Each unit's limit labels in their own column, so equal heights on two scales stay readable.
+        ctx.fillText(`${l.cond.toUpperCase()} ${fmtNumber(l.value, l.m)} ${unitText(unitOf(l.m))}`, u.bbox.left + 4 + column * 150 * devicePixelRatio, y - 3);
       }
       ctx.restore();
     }] },
