@@ -239,6 +239,8 @@ def test_trend_shows_stored_points_and_limits(page, console: ConsoleServer, scre
     assert page.locator("#clock").inner_text().endswith(" EST")
     page.locator("#latest tr[data-measurement=voltage]", has_text="EST").wait_for(timeout=3_000)
     page.click("#tz")
+    page.wait_for_selector("#chart canvas", timeout=10_000)  # the view is redrawn in the chosen zone
+    wait_js(page, "document.getElementById('chart-info').textContent.includes('min-max buckets')")
     page.screenshot(path=str(screenshots / "console-device.png"), full_page=True)
 
 
