@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridos import __version__, alarms, identity, ingest
+from gridos import __version__, alarms, identity, ingest, web
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -29,7 +29,6 @@ from gridos.observability.tracing import setup_tracing
 from gridos.telemetry.lineprotocol_views import router as lineprotocol_router
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
-from gridos.web.views import router as web_router
 
 log = logging.getLogger("gridos.app")
 GAUGE_REFRESH_SECONDS = 10.0
@@ -74,6 +73,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="SCADA telemetry historian, alarms and operator API for electrical grids.",
         lifespan=lifespan,
+        # Served by gridos.web from the package: FastAPI's defaults load Swagger UI and ReDoc from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -91,11 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(lineprotocol_router)
     app.include_router(devices_router)
-    app.include_router(web_router)
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
     alarms.install(app)
     ingest.install(app)
     identity.install(app)
+    web.install(app)
 
     setup_tracing(app, settings)
 

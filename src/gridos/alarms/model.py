@@ -403,6 +403,12 @@ def ack(rec: AlarmRecord, now_us: int, actor: str, comment: str | None = None) -
     return _record(rec, "ack", before, now_us, actor=actor, comment=comment)
 
 
+def comment(rec: AlarmRecord, now_us: int, actor: str, text: str) -> list[Transition]:
+    """An operator's note on the alarm, in any state: a journal entry that changes nothing else."""
+    rec.actor, rec.comment = actor, text
+    return _record(rec, "comment", rec.state, now_us, actor=actor, comment=text)
+
+
 def shelve(
     rec: AlarmRecord,
     now_us: int,

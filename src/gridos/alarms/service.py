@@ -651,6 +651,9 @@ class AlarmService:
             alarm_id, lambda rec, at: model.shelve(rec, at, kind, at + round(seconds * US), actor, comment)
         )
 
+    def comment(self, alarm_id: int, actor: str, text: str) -> dict[str, Any]:
+        return self._act(alarm_id, lambda rec, at: model.comment(rec, at, actor, text))
+
     def unshelve(self, alarm_id: int, actor: str, comment: str | None) -> dict[str, Any]:
         return self._act(alarm_id, lambda rec, at: model.unshelve(rec, at, actor, comment))
 

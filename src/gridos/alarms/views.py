@@ -192,6 +192,18 @@ def shelve(
     return svc.shelve(alarm_id, body.kind, body.duration_s, _actor(who), body.comment)
 
 
+class CommentIn(ActionIn):
+    comment: str = Field(min_length=1, max_length=1000, description="the note (kept in the audit trail)")
+
+
+@router.post("/{alarm_id}/comment")
+def comment(
+    alarm_id: int, body: CommentIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
+) -> dict[str, Any]:
+    """An operator's note on the alarm (any state); a `comment` entry in the history, nothing else changes."""
+    return svc.comment(alarm_id, _actor(who), body.comment)
+
+
 @router.post("/{alarm_id}/unshelve")
 def unshelve(
     alarm_id: int,

@@ -37,6 +37,7 @@ devices = Table(
     Column("tags", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("upstream", JSON),  # list of device ids (topology); NULL in rows written before 0004
 )
 
 samples = Table(

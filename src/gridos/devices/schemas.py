@@ -55,6 +55,13 @@ class DeviceFields(BaseModel):
     rated_power: Positive | None = Field(default=None, description="kVA")
     expected_interval_s: Positive = Field(default=10.0, description="seconds between samples")
     tags: dict[str, str] = Field(default_factory=dict)
+    upstream: list[DeviceId] = Field(
+        default_factory=list,
+        max_length=16,
+        description="topology: the registered devices of the same site this one is supplied from (a feeder's "
+        "breaker, a breaker's bus, a bus's incomer breakers and generators); empty for a source such as a "
+        "grid transformer. The operator console draws the one-line diagram from it; cycles are refused.",
+    )
 
 
 class DeviceCreate(DeviceFields):
@@ -73,6 +80,7 @@ class DevicePatch(BaseModel):
     rated_power: Positive | None = None
     expected_interval_s: Positive | None = None
     tags: dict[str, str] | None = None
+    upstream: list[DeviceId] | None = Field(default=None, max_length=16, description="topology (see Device)")
 
 
 class Device(DeviceFields):

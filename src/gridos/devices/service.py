@@ -33,6 +33,9 @@ def check_site(device_id: str, site: str) -> None:
         )
 
 
+MAX_TOPOLOGY_DEPTH = 64
+
+
 class DeviceRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -65,7 +68,9 @@ class DeviceRegistry:
             self._ratings.pop(device_id, None)
 
     def _row_to_device(self, row: Any) -> Device:
-        return Device.model_validate(dict(row._mapping))
+        values = dict(row._mapping)
+        values["upstream"] = values.get("upstream") or []
+        return Device.model_validate(values)
 
     def list(
         self, site: str | None = None, type_: str | None = None, limit: int = 1000, offset: int = 0
@@ -95,6 +100,7 @@ class DeviceRegistry:
         with self.engine.begin() as conn:
             if conn.execute(select(devices.c.id).where(devices.c.id == spec.id)).first() is not None:
                 raise Conflict(f"device {spec.id!r} already exists")
+            _check_upstream(conn, spec.id, spec.site, spec.upstream)
             conn.execute(insert(devices).values(values))
         self._remember(spec.id)
         self._forget_ratings(spec.id)
@@ -107,6 +113,7 @@ class DeviceRegistry:
         values = spec.model_dump(mode="json")
         with self.engine.begin() as conn:
             exists = conn.execute(select(devices.c.id).where(devices.c.id == device_id)).first() is not None
+            _check_upstream(conn, device_id, spec.site, spec.upstream)
             if exists:
                 conn.execute(
                     update(devices).where(devices.c.id == device_id).values(values | {"updated_at": now})
@@ -127,6 +134,7 @@ class DeviceRegistry:
         )
         check_site(device_id, merged.site)
         with self.engine.begin() as conn:
+            _check_upstream(conn, device_id, merged.site, merged.upstream)
             conn.execute(
                 update(devices)
                 .where(devices.c.id == device_id)
@@ -138,6 +146,15 @@ class DeviceRegistry:
     def delete(self, device_id: str) -> None:
         """Removes the device from the registry; its stored history is kept (nothing accepted is lost)."""
         with self.engine.begin() as conn:
+            linked = conn.execute(
+                select(devices.c.id, devices.c.upstream).where(devices.c.upstream.is_not(None))
+            ).all()
+            fed = sorted(r.id for r in linked if device_id in (r.upstream or []))
+            if fed:
+                raise Conflict(
+                    f"device {device_id!r} is upstream of {', '.join(fed[:10])}: change their `upstream` first",
+                    downstream=list(fed),
+                )
             deleted = conn.execute(delete(devices).where(devices.c.id == device_id)).rowcount
             conn.execute(delete(latest_samples).where(latest_samples.c.device_id == device_id))
         if not deleted:
@@ -181,3 +198,42 @@ class DeviceRegistry:
     def _remember(self, *ids: str) -> None:
         with self._lock:
             self._known.update(ids)
+
+
+def _check_upstream(conn: Any, device_id: str, site: str, upstream: list[str]) -> None:
+    """The topology stays acyclic inside one site: every upstream exists at the same site, and following
+    upstreams from them never comes back to this device."""
+    if not upstream:
+        return
+
+    def invalid(message: str) -> InvalidInput:
+        return InvalidInput(
+            f"upstream of {device_id!r}: {message}", errors=[{"field": "upstream", "message": message}]
+        )
+
+    if device_id in upstream:
+        raise invalid("a device cannot be its own upstream")
+    if len(set(upstream)) != len(upstream):
+        raise invalid("a device is listed twice")
+    rows = {
+        r.id: r for r in conn.execute(select(devices.c.id, devices.c.site).where(devices.c.id.in_(upstream)))
+    }
+    for up in upstream:
+        if up not in rows:
+            raise invalid(f"device {up!r} is not registered")
+        if rows[up].site != site:
+            raise invalid(f"{up!r} is at site {rows[up].site!r}, not {site!r}")
+    # Walk the site's graph from the new upstreams (one query: a site has tens to hundreds of devices).
+    graph = {
+        r.id: r.upstream or []
+        for r in conn.execute(select(devices.c.id, devices.c.upstream).where(devices.c.site == site))
+    }
+    seen: set[str] = set()
+    todo = list(upstream)
+    while todo:
+        current = todo.pop()
+        if current == device_id:
+            raise invalid(f"{device_id!r} would be its own upstream through {', '.join(upstream)} (a cycle)")
+        if current not in seen:
+            seen.add(current)
+            todo.extend(graph.get(current, []))

@@ -31,6 +31,7 @@ class SimDevice:
     rated_current: float | None = None
     rated_power: float | None = None
     nominal_frequency: int = 50
+    upstream: tuple[str, ...] = ()
     state: dict[str, float] = field(default_factory=dict)
 
     def spec(self, interval: float) -> dict[str, Any]:
@@ -46,6 +47,8 @@ class SimDevice:
             body["rated_current"] = self.rated_current
         if self.rated_power:
             body["rated_power"] = self.rated_power
+        if self.upstream:
+            body["upstream"] = list(self.upstream)
         return body
 
 
@@ -53,18 +56,37 @@ SITES = ("north", "south", "east")
 
 
 def build_fleet(sites: tuple[str, ...] = SITES) -> list[SimDevice]:
+    """Each site: two grid transformers, each through an incomer breaker (cb-1, cb-2) onto the 11 kV bus;
+    four outgoing breakers (cb-3..cb-6) each feed two feeders; a meter at the end of feeder-1 and feeder-5;
+    east also has a generator on its bus. Listed source side first: every upstream is registered first."""
     fleet: list[SimDevice] = []
     for site in sites:
-        fleet.append(SimDevice(f"{site}/bus-1", "bus", site, 11_000))
         for i in (1, 2):
             fleet.append(SimDevice(f"{site}/tx-{i}", "transformer", site, 11_000, 1_050, 20_000))
-        for i in range(1, 9):
-            fleet.append(SimDevice(f"{site}/feeder-{i}", "feeder", site, 11_000, 400, 7_600))
-        for i in range(1, 7):
-            fleet.append(SimDevice(f"{site}/cb-{i}", "breaker", site, 11_000, 630))
         for i in (1, 2):
-            fleet.append(SimDevice(f"{site}/meter-{i}", "meter", site, 400, 200, 140))
-    fleet.append(SimDevice("east/gen-1", "generator", "east", 11_000, 525, 10_000))
+            fleet.append(
+                SimDevice(f"{site}/cb-{i}", "breaker", site, 11_000, 630, upstream=(f"{site}/tx-{i}",))
+            )
+        sources: tuple[str, ...] = (f"{site}/cb-1", f"{site}/cb-2")
+        if site == "east":
+            fleet.append(SimDevice("east/gen-1", "generator", "east", 11_000, 525, 10_000))
+            sources += ("east/gen-1",)
+        fleet.append(SimDevice(f"{site}/bus-1", "bus", site, 11_000, upstream=sources))
+        for i in range(3, 7):
+            fleet.append(
+                SimDevice(f"{site}/cb-{i}", "breaker", site, 11_000, 630, upstream=(f"{site}/bus-1",))
+            )
+        for i in range(1, 9):
+            breaker = f"{site}/cb-{3 + (i - 1) // 2}"
+            fleet.append(
+                SimDevice(f"{site}/feeder-{i}", "feeder", site, 11_000, 400, 7_600, upstream=(breaker,))
+            )
+        for i, feeder in ((1, 1), (2, 5)):
+            fleet.append(
+                SimDevice(
+                    f"{site}/meter-{i}", "meter", site, 400, 200, 140, upstream=(f"{site}/feeder-{feeder}",)
+                )
+            )
     return fleet
 
 

@@ -1,1 +1,20 @@
-"""The operator pages: a single static page that reads the same API as everyone else."""
+"""The operator console and the API documentation, served by GridOS itself (no other host is contacted).
+
+`install(app)` adds the pages (`/`, `/docs`), the packaged static files (`/static`, including the
+front-end libraries vendored from npm by scripts/vendor-web-assets.py) and the live stream `/api/v1/live`
+(gridos.web.live). Who the console talks as (`/api/v1/me`) comes from gridos.identity.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from gridos.web import live
+from gridos.web.views import router
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    live.install(app)
+    app.mount("/static", StaticFiles(packages=[("gridos.web", "static")]), name="static")
