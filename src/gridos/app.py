@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridos import __version__, alarms, ingest
+from gridos import __version__, alarms, archive, ingest
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Features that build on the core attach themselves here (routers, sample observers, hooks).
     alarms.install(app)
     ingest.install(app)
+    archive.install(app)
 
     setup_tracing(app, settings)
 
