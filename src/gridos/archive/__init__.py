@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-from fastapi.concurrency import run_in_threadpool
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-from gridos.archive.archiver import Archiver, ArchiveReport
-from gridos.archive.config import ArchiveSettings
-from gridos.archive.query import ColdTier
-from gridos.archive.storage import ArchiveError, open_storage
+    from gridos.archive.config import ArchiveSettings
 
 log = logging.getLogger("gridos.archive")
 
-__all__ = ["ArchiveError", "ArchiveReport", "ArchiveSettings", "Archiver", "ColdTier", "install"]
+__all__ = ["install"]
 
 
 def install(app: FastAPI, settings: ArchiveSettings | None = None) -> None:
+    # Imported here: `gridos migrate`, `gridos version` and friends need none of pyarrow/DuckDB/Azure.
+    from fastapi.concurrency import run_in_threadpool
+
+    from gridos.archive.archiver import Archiver
+    from gridos.archive.config import ArchiveSettings
+    from gridos.archive.query import ColdTier
+    from gridos.archive.storage import open_storage
+
     settings = settings or ArchiveSettings()
     app.state.archive_settings = settings
     if not settings.enabled:

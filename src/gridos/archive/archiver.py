@@ -100,7 +100,7 @@ class Archiver:
                 pending.append(entry)
         if pending:
             with self.engine.begin() as conn:
-                for entry in pending:
+                for entry in pending:  # step 3: one transaction for the whole day
                     conn.execute(
                         update(archive_files)
                         .where(
@@ -111,6 +111,9 @@ class Archiver:
                         .values(state=SUPERSEDED)
                     )
                     conn.execute(insert(archive_files).values(**entry))
+            log.info(
+                "archive step", extra={"step": "catalogued", "day": day.isoformat(), "files": len(pending)}
+            )
             self._remove_superseded()
             report.files += len(pending)
             report.rows += sum(e["rows"] for e in pending)
@@ -118,6 +121,7 @@ class Archiver:
         report.days.append(day.isoformat())
         if hot.delete_day(self.engine, day, hot_rows):
             report.hot_deleted_days.append(day.isoformat())
+            log.info("archive step", extra={"step": "hot_deleted", "day": day.isoformat(), "rows": hot_rows})
         else:
             report.deferred_days.append(day.isoformat())
             log.info(
@@ -154,6 +158,7 @@ class Archiver:
         back = self.storage.get(path)
         if sha256_hex(back) != digest or parquet.row_count(back) != table.num_rows:
             raise ArchiveError(f"{path}: read-back verification failed; hot rows kept")
+        log.info("archive step", extra={"step": "written", "path": path, "rows": table.num_rows})
         ts = table.column("ts").cast(pa.int64())
         return {
             "day": day,

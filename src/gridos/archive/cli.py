@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy import Engine
 
 from gridos.archive.config import ArchiveSettings
 from gridos.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
@@ -59,8 +61,11 @@ def archive(
     safe to kill at any point and rerun."""
     from gridos.archive.archiver import Archiver
     from gridos.archive.storage import ArchiveError, open_storage
+    from gridos.observability.logging import configure_logging
 
     settings = _archive_settings("archive")
+    core = Settings()
+    configure_logging(core.log_level, core.log_json)  # each step of the protocol is logged (stderr)
     only_day = None
     if day:
         try:
