@@ -22,18 +22,19 @@ __all__ = ["install"]
 
 
 def install(app: FastAPI, settings: ArchiveSettings | None = None) -> None:
-    # Imported here: `gridos migrate`, `gridos version` and friends need none of pyarrow/DuckDB/Azure.
-    from fastapi.concurrency import run_in_threadpool
-
-    from gridos.archive.archiver import Archiver
     from gridos.archive.config import ArchiveSettings
-    from gridos.archive.query import ColdTier
-    from gridos.archive.storage import open_storage
 
     settings = settings or ArchiveSettings()
     app.state.archive_settings = settings
     if not settings.enabled:
         return
+    # Imported only when the cold tier is on: without it no process pays for pyarrow, DuckDB or Azure.
+    from fastapi.concurrency import run_in_threadpool
+
+    from gridos.archive.archiver import Archiver
+    from gridos.archive.query import ColdTier
+    from gridos.archive.storage import open_storage
+
     storage = open_storage(settings)
     telemetry = app.state.telemetry
     telemetry.cold = ColdTier(app.state.engine, storage, app.state.settings.rollup_retention_days)
