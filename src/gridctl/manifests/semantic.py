@@ -15,7 +15,7 @@ from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.promql import metric_names
 from gridctl.manifests.reference import GridosReference
 
-WORKLOAD_KINDS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "Job")
+WORKLOAD_KINDS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # Series GridOS queries that other exporters provide, each documented in docs/deploy.md:
 # `up` (Prometheus itself, target health) and `rollout_info` (the Argo Rollouts controller's metrics).
 OUTSIDE_METRICS = frozenset({"up", "rollout_info"})
@@ -49,7 +49,10 @@ class Target:
     def pod_templates(self) -> list[PodTemplate]:
         out = []
         for o in self.of_kind(*WORKLOAD_KINDS):
-            template = (o.doc.get("spec") or {}).get("template") or {}
+            spec = o.doc.get("spec") or {}
+            if o.kind == "CronJob":  # the pod template sits one level deeper, in the Job template
+                spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            template = spec.get("template") or {}
             labels = dict((template.get("metadata") or {}).get("labels") or {})
             out.append(PodTemplate(o, labels, template.get("spec") or {}))
         return out

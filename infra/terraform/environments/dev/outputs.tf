@@ -67,3 +67,13 @@ output "tenant_id" {
   description = "Entra ID tenant (azure.workload.identity/tenant-id)."
   value       = data.azurerm_client_config.current.tenant_id
 }
+
+output "archive_location" {
+  description = "GRIDOS_ARCHIVE_LOCATION of the archive CronJob and the API pods."
+  value       = module.storage.archive_location
+}
+
+output "archive_client_id" {
+  description = "Client ID for the annotation of ServiceAccount gridos-archive."
+  value       = module.storage.archive_client_id
+}

@@ -17,3 +17,8 @@ output "external_secrets_client_id" {
   description = "Client ID of the External Secrets workload identity (its service account annotation)."
   value       = azurerm_user_assigned_identity.external_secrets.client_id
 }
+
+output "gridos_principal_id" {
+  description = "Principal ID of the GridOS workload identity (granted read access to the archive storage)."
+  value       = azurerm_user_assigned_identity.gridos.principal_id
+}
