@@ -3,6 +3,7 @@ API answers identically before and after, reruns are idempotent, late samples ar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -131,3 +132,16 @@ def test_parquet_layout_is_sorted_compressed_with_statistics(cold_client: TestCl
     )
     assert keys == sorted(keys)
     assert str(table.schema.field("ts").type) == "timestamp[us, tz=UTC]"
+
+
+def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GRIDOS_ARCHIVE_LOCATION", str(tmp_path / "archive"))
+    monkeypatch.setenv("GRIDOS_ARCHIVE_AFTER_DAYS", "7")
+    monkeypatch.setenv("GRIDOS_ARCHIVE_INTERVAL_SECONDS", "0.3")
+    with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as client:
+        seed(client)
+        deadline = time.monotonic() + 30
+        while _hot_count(client, 7) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _hot_count(client, 7) == 0
+        assert len(_catalog(client)) == 8

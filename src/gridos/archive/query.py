@@ -96,21 +96,27 @@ class ColdTier:
         files = self.files(device_id, s_us, e_us)
         if not files:
             return None
-        hot_rows = self._hot_rows(device_id, measurement, s_us, e_us)
+        # Raw answers need at most the first limit + 1 hot rows: any later one sorts after limit + 1
+        # distinct timestamps already present in the union.
+        hot_rows = self._hot_rows(device_id, measurement, s_us, e_us, limit + 1 if step_us is None else None)
         if step_us is None:
             return "raw", self._raw(files, hot_rows, device_id, measurement, s_us, e_us, limit)
         return "raw", self._buckets(files, hot_rows, device_id, measurement, s_us, e_us, step_us)
 
     # -- reads ------------------------------------------------------------------------------------
-    def _hot_rows(self, device_id: str, measurement: str, s_us: int, e_us: int) -> pa.Table:
+    def _hot_rows(
+        self, device_id: str, measurement: str, s_us: int, e_us: int, limit: int | None
+    ) -> pa.Table:
+        sql = (
+            "SELECT ts, value, quality FROM samples WHERE device_id = :d AND measurement = :m "
+            "AND ts >= :s AND ts < :e"
+        )
+        params: dict[str, object] = {"d": device_id, "m": measurement, "s": s_us, "e": e_us}
+        if limit is not None:
+            sql += " ORDER BY ts LIMIT :n"
+            params["n"] = limit
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT ts, value, quality FROM samples WHERE device_id = :d AND measurement = :m "
-                    "AND ts >= :s AND ts < :e"
-                ),
-                {"d": device_id, "m": measurement, "s": s_us, "e": e_us},
-            ).all()
+            rows = conn.execute(text(sql), params).all()
         return pa.table(
             {
                 "ts": pa.array([r[0] for r in rows], pa.int64()),
