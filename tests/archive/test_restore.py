@@ -70,7 +70,8 @@ def test_backup_wipe_restore_every_answer_identical(database_url: str, tmp_path:
         "GRIDOS_ALARMS_COMM_FAILURE_MULTIPLIER": "100000",
     }
     db_file = tmp_path / "gridos.db"
-    with start_gridos(tmp_path, env) as server:
+    # Generous start-up timeouts: on a loaded CI machine importing the app alone can take 20 s.
+    with start_gridos(tmp_path, env, start=False).start(timeout=120) as server:
         with server.client() as http:
             seed(http)
             now = datetime.now(UTC).isoformat()
@@ -106,7 +107,7 @@ def test_backup_wipe_restore_every_answer_identical(database_url: str, tmp_path:
     restarted = GridosServer(
         **{k: getattr(server, k) for k in ("url", "port", "admin_token", "ingest_token", "env", "log_path")}
     )
-    with restarted.start():
+    with restarted.start(timeout=120):
         after = _snapshot(restarted)
         for key in before:
             assert after[key] == before[key], key

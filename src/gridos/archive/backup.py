@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import (
     JSON,
@@ -144,12 +145,15 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
             raise BackupError(f"{name}.parquet: checksum differs from the manifest; the backup is damaged")
     order = [t for t in metadata.sorted_tables if t.name in manifest["tables"]]
     if engine.dialect.name == "postgresql":
-        from gridos.archive.hot import day_of_us
+        from gridos.archive.hot import DAY_US, day_of_us
         from gridos.telemetry.store import SampleStore
 
         if "samples" in manifest["tables"]:
-            ts = pq.read_table(src / "samples.parquet", columns=["ts"]).column("ts").to_pylist()
-            SampleStore(engine).ensure_partitions({day_of_us(t) for t in set(ts)})
+            ts = pq.read_table(src / "samples.parquet", columns=["ts"]).column("ts")
+            day_numbers = pc.unique(pc.floor(pc.divide(pc.cast(ts, pa.float64()), float(DAY_US))))
+            SampleStore(engine).ensure_partitions(
+                {day_of_us(int(d) * DAY_US) for d in day_numbers.to_pylist()}
+            )
     counts = {}
     with engine.begin() as conn:
         for table in order:
