@@ -145,3 +145,12 @@ def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path, m
             time.sleep(0.2)
         assert _hot_count(client, 7) == 0
         assert len(_catalog(client)) == 8
+
+
+def test_archiving_after_the_hot_retention_is_refused(make_settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GRIDOS_ARCHIVE_LOCATION", str(tmp_path / "archive"))
+    monkeypatch.setenv("GRIDOS_ARCHIVE_AFTER_DAYS", "30")
+    with pytest.raises(
+        ValueError, match=r"GRIDOS_ARCHIVE_AFTER_DAYS \(30\) must be less than GRIDOS_RETENTION_DAYS \(30\)"
+    ):
+        create_app(make_settings(retention_days=30))

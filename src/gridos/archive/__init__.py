@@ -28,6 +28,14 @@ def install(app: FastAPI, settings: ArchiveSettings | None = None) -> None:
     app.state.archive_settings = settings
     if not settings.enabled:
         return
+    retention = app.state.settings.retention_days
+    if settings.after_days >= retention:
+        # Retention drops hot partitions after GRIDOS_RETENTION_DAYS whether archived or not: a day must be
+        # archivable well before that, or it would be lost.
+        raise ValueError(
+            f"GRIDOS_ARCHIVE_AFTER_DAYS ({settings.after_days}) must be less than GRIDOS_RETENTION_DAYS "
+            f"({retention})"
+        )
     # Imported only when the cold tier is on: without it no process pays for pyarrow, DuckDB or Azure.
     from fastapi.concurrency import run_in_threadpool
 

@@ -66,6 +66,13 @@ def archive(
     settings = _archive_settings("archive")
     core = Settings()
     configure_logging(core.log_level, core.log_json)  # each step of the protocol is logged (stderr)
+    if settings.after_days >= core.retention_days:
+        raise _fail(
+            "archive",
+            f"GRIDOS_ARCHIVE_AFTER_DAYS ({settings.after_days}) must be less than GRIDOS_RETENTION_DAYS "
+            f"({core.retention_days})",
+            2,
+        )
     only_day = None
     if day:
         try:
