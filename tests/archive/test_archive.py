@@ -154,3 +154,31 @@ def test_archiving_after_the_hot_retention_is_refused(make_settings, tmp_path, m
         ValueError, match=r"GRIDOS_ARCHIVE_AFTER_DAYS \(30\) must be less than GRIDOS_RETENTION_DAYS \(30\)"
     ):
         create_app(make_settings(retention_days=30))
+
+
+def test_an_unreachable_archive_is_a_503_and_loses_nothing(cold_client: TestClient) -> None:
+    seed(cold_client)
+    cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    entry = _catalog(cold_client)[0]
+    storage = cold_client.app.state.archiver.storage  # type: ignore[attr-defined]
+    data = storage.get(entry.path)
+    storage.delete(entry.path)
+    for cached in storage.cache_dir.rglob("*.parquet") if hasattr(storage, "cache_dir") else []:
+        cached.unlink()
+    params = {
+        "device_id": "north/feeder-1",
+        "measurement": "voltage",
+        "from": midnight(11).isoformat(),
+        "to": midnight(10).isoformat(),
+    }
+    r = cold_client.get("/api/v1/scada/data", params=params)
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert entry.path in r.json()["detail"]
+    # Hot days still answer; once the file is back, so do cold ones.
+    hot = cold_client.get(
+        "/api/v1/scada/data", params=params | {"from": midnight(6).isoformat(), "to": midnight(5).isoformat()}
+    )
+    assert hot.status_code == 200 and hot.json()["points"]
+    storage.put(entry.path, data)
+    assert cold_client.get("/api/v1/scada/data", params=params).status_code == 200

@@ -10,6 +10,7 @@ the 1-minute rollups still cover it) the hot path answers exactly as before.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -19,9 +20,12 @@ import pyarrow as pa
 from sqlalchemy import Engine, select, text
 
 from gridos.archive.hot import DAY_US, day_of_us, day_start_us
-from gridos.archive.storage import ArchiveStorage
+from gridos.archive.storage import ArchiveError, ArchiveStorage
 from gridos.archive.tables import ACTIVE, archive_files
 from gridos.db.tables import devices
+from gridos.errors import ServiceUnavailable
+
+log = logging.getLogger("gridos.archive")
 
 MINUTE_US = 60_000_000
 INVALID = 2
@@ -78,7 +82,17 @@ class ColdTier:
         self, device_id: str, measurement: str, s_us: int, e_us: int, step_us: int | None, limit: int
     ) -> tuple[str, list[tuple[int, float, int]] | list[Partial]] | None:
         """None when the hot tier answers alone; else (source, rows): raw (ts, value, quality) rows
-        (limit + 1 at most, so the caller can flag truncation) or bucket partials."""
+        (limit + 1 at most, so the caller can flag truncation) or bucket partials. Storage failures are
+        503s: the data is intact, only unreachable."""
+        try:
+            return self._series(device_id, measurement, s_us, e_us, step_us, limit)
+        except (ArchiveError, duckdb.IOException, OSError) as exc:
+            log.warning("cold tier unavailable", extra={"error": str(exc)[:300]})
+            raise ServiceUnavailable(f"the archive holding this range is unavailable: {exc}") from None
+
+    def _series(
+        self, device_id: str, measurement: str, s_us: int, e_us: int, step_us: int | None, limit: int
+    ) -> tuple[str, list[tuple[int, float, int]] | list[Partial]] | None:
         if step_us is not None and step_us % MINUTE_US == 0:
             # Rollups answer whole-minute steps for as long as they are kept; only the part of the range
             # older than their retention has to come from raw cold samples.

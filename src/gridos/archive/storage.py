@@ -136,12 +136,15 @@ class AzureBlobStorage:
             self.container.upload_blob(self._name(path), data, overwrite=True)
 
     def get(self, path: str) -> bytes:
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
             return bytes(self.container.download_blob(self._name(path)).readall())
         except ResourceNotFoundError:
             raise ArchiveError(f"{path} is missing from {self.url}") from None
+        except AzureError as exc:
+            # Unreachable account, throttling, a blob in the archive tier: one domain error for callers.
+            raise ArchiveError(f"{path}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
     def delete(self, path: str) -> None:
         from azure.core.exceptions import ResourceNotFoundError
