@@ -19,7 +19,9 @@ from pathlib import Path
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-MAIN = ROOT / "node_modules" / "azurite" / "dist" / "src" / "blob" / "main.js"
+# GRIDOS_AZURITE_DIR points at another install of the npm package (default: the repository's node_modules).
+AZURITE_DIR = Path(os.environ.get("GRIDOS_AZURITE_DIR") or ROOT / "node_modules" / "azurite")
+MAIN = AZURITE_DIR / "dist" / "src" / "blob" / "main.js"
 # An account of our own with a key made up per run (AZURITE_ACCOUNTS), rather than the well-known
 # development key: nothing key-shaped is committed.
 ACCOUNT = "gridostest"
