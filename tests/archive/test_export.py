@@ -94,3 +94,28 @@ def test_export_bad_arguments(args: list[str], message: str, tmp_path) -> None: 
     r = CliRunner().invoke(cli, argv)
     assert r.exit_code == 2
     assert message in r.output
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "message"),
+    [
+        ({}, [], "gridos archive: the cold tier is off: set GRIDOS_ARCHIVE_LOCATION"),
+        ({"GRIDOS_ARCHIVE_LOCATION": "s3://bucket/x"}, [], "unsupported scheme 's3'"),
+        ({"GRIDOS_ARCHIVE_LOCATION": "abfs://nocontainer"}, [], "expected abfs://<container>@<account>"),
+        ({"GRIDOS_ARCHIVE_AFTER_DAYS": "31"}, [], "GRIDOS_ARCHIVE_AFTER_DAYS (31) must be less than"),
+        ({}, ["--day", "2026-13-01"], "--day '2026-13-01' is not YYYY-MM-DD"),
+    ],
+)
+def test_archive_configuration_errors(
+    env: dict[str, str], args: list[str], message: str, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("GRIDOS_DATABASE_URL", f"sqlite:///{tmp_path / 'gridos.db'}")
+    for key in ("GRIDOS_ARCHIVE_LOCATION", "GRIDOS_ARCHIVE_AFTER_DAYS"):
+        monkeypatch.delenv(key, raising=False)
+    if "GRIDOS_ARCHIVE_AFTER_DAYS" in env or args:
+        monkeypatch.setenv("GRIDOS_ARCHIVE_LOCATION", str(tmp_path / "archive"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    r = CliRunner().invoke(cli, ["archive", *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
