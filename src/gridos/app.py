@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gridos import __version__, alarms, identity, ingest, web
+from gridos import __version__, alarms, archive, identity, ingest, web
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ingest.install(app)
     identity.install(app)
     web.install(app)
+    archive.install(app)
 
     setup_tracing(app, settings)
 

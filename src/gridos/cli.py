@@ -333,3 +333,9 @@ def config() -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+# Long-term history (cold tier, export, backup and restore): gridos.archive.cli.
+from gridos.archive.cli import register as _register_archive  # noqa: E402
+
+_register_archive(app)

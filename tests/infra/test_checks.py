@@ -49,10 +49,10 @@ def test_the_real_tree_passes_every_check() -> None:
     assert findings == [], "\n".join(f.render(REPO) for f in findings)
 
 
-def test_the_real_tree_has_eight_modules_and_three_environments() -> None:
+def test_the_real_tree_has_nine_modules_and_three_environments() -> None:
     loaded = load(TREE)
     assert sorted(loaded.modules) == sorted(
-        ["network", "aks", "acr", "postgresql", "keyvault", "agc", "monitoring", "identity"]
+        ["network", "aks", "acr", "postgresql", "keyvault", "agc", "monitoring", "identity", "storage"]
     )
     assert sorted(loaded.environments) == ["dev", "prod", "staging"]
 
@@ -385,7 +385,7 @@ def test_cli_clean_tree_and_usage_errors(tree: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(app, ["infra", "check", "--root", str(tree), "--workflow", str(WORKFLOW)])
     assert ok.exit_code == 0, ok.stderr
-    assert "8 modules, 3 environments" in ok.stdout
+    assert "9 modules, 3 environments" in ok.stdout
     bad = runner.invoke(app, ["infra", "check", "--root", str(tree), "--only", "lint"])
     assert bad.exit_code == 2 and "--only 'lint'" in bad.stderr
     missing = runner.invoke(app, ["infra", "check", "--root", str(tree / "nope")])

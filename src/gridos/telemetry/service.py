@@ -46,6 +46,9 @@ class TelemetryService:
         self._measurement_names = tuple(self.catalogue)
         # Observers (alarms, live views) get every committed batch; they must not raise.
         self.observers: list[Any] = []
+        # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
+        # answered from Parquet, merged with what the hot tier still holds.
+        self.cold: Any = None
 
     # -- ingest ---------------------------------------------------------------------------------
     def parse(self, body: bytes, content_type: str) -> list[Any]:
@@ -241,6 +244,30 @@ class TelemetryService:
             step_seconds=step_seconds,
             source="raw",
         )
+        step_us = step_seconds * 1_000_000 if step_seconds else None
+        if step_us and (e_us - s_us) // step_us > limit:
+            raise InvalidInput(
+                f"{(e_us - s_us) // step_us} buckets exceed the limit of {limit}; use a larger step",
+                errors=[{"field": "step", "message": "too many buckets"}],
+            )
+        if self.cold is not None and (
+            cold := self.cold.series(device_id, measurement, s_us, e_us, step_us, limit)
+        ):
+            out.source, rows = cold
+            if step_us is None:
+                out.truncated = len(rows) > limit
+                out.points = [
+                    Point(ts=from_us(r[0]), value=r[1], quality=QUALITY_NAMES[r[2]])  # type: ignore[arg-type]
+                    for r in rows[:limit]
+                ]
+            else:
+                out.buckets = [
+                    Bucket(
+                        ts=from_us(r[0]), min=r[1], max=r[2], avg=r[3] / int(r[4]), last=r[5], count=int(r[4])
+                    )
+                    for r in rows
+                ]
+            return out
         with self.engine.connect() as conn:
             if step_seconds is None:
                 rows = conn.execute(
@@ -257,11 +284,6 @@ class TelemetryService:
                 ]
                 return out
             step_us = step_seconds * 1_000_000
-            if (e_us - s_us) // step_us > limit:
-                raise InvalidInput(
-                    f"{(e_us - s_us) // step_us} buckets exceed the limit of {limit}; use a larger step",
-                    errors=[{"field": "step", "message": "too many buckets"}],
-                )
             if step_us % MINUTE_US == 0:
                 # Whole minutes: rollups answer, so a long range never reads raw samples.
                 out.source = "rollup_1m"

@@ -137,3 +137,16 @@ module "agc" {
   waf_mode            = var.waf_mode
   tags                = local.tags
 }
+
+module "storage" {
+  source                     = "../../modules/storage"
+  name                       = "stgridos${var.environment}${var.global_name_suffix}"
+  location                   = var.location
+  resource_group_name        = azurerm_resource_group.this.name
+  replication_type           = var.archive_replication_type
+  private_endpoint_subnet_id = module.network.subnet_ids["private_endpoints"]
+  virtual_network_id         = module.network.vnet_id
+  aks_oidc_issuer_url        = module.aks.oidc_issuer_url
+  reader_principal_ids       = merge({ gridos_api = module.identity.gridos_principal_id }, var.archive_reader_principal_ids)
+  tags                       = local.tags
+}

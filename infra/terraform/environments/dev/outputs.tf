@@ -77,3 +77,13 @@ output "oidc_client_id" {
   description = "Client ID of the GridOS app registration people sign in to (GRIDOS_OIDC_CLIENT_ID)."
   value       = module.identity.oidc_client_id
 }
+
+output "archive_location" {
+  description = "GRIDOS_ARCHIVE_LOCATION of the archive CronJob and the API pods."
+  value       = module.storage.archive_location
+}
+
+output "archive_client_id" {
+  description = "Client ID for the annotation of ServiceAccount gridos-archive."
+  value       = module.storage.archive_client_id
+}

@@ -179,3 +179,15 @@ variable "tags" {
   description = "Extra tags on every resource (environment, service and managed-by are always set)."
   default     = {}
 }
+
+variable "archive_replication_type" {
+  type        = string
+  description = "Redundancy of the historian's cold tier (modules/storage): GZRS by default; ZRS where data must stay in one region."
+  default     = "GZRS"
+}
+
+variable "archive_reader_principal_ids" {
+  type        = map(string)
+  description = "Extra principals (Synapse, Fabric, Databricks) granted read access to the archive; the GridOS API identity always is."
+  default     = {}
+}

@@ -27,3 +27,8 @@ output "oidc_issuer" {
   description = "OIDC issuer people sign in with (GRIDOS_OIDC_ISSUER, also in Key Vault as gridos-oidc-issuer)."
   value       = local.oidc_issuer
 }
+
+output "gridos_principal_id" {
+  description = "Principal ID of the GridOS workload identity (granted read access to the archive storage)."
+  value       = azurerm_user_assigned_identity.gridos.principal_id
+}

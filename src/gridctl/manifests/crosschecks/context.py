@@ -13,7 +13,7 @@ import yaml
 from gridctl.manifests.findings import Finding, ManifestObject
 from gridctl.manifests.reference import GridosReference
 
-WORKLOAD_KINDS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "Job")
+WORKLOAD_KINDS = ("Rollout", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 # The root Application of the Argo CD bootstrap names the repository Argo CD syncs from: the one place that
 # says which `repoURL` is "this repository".
 ROOT_APPLICATION = Path("deploy/argocd/bootstrap/root.yaml")
@@ -70,7 +70,10 @@ class RenderedObjects:
     def pod_templates(self) -> list[PodTemplate]:
         out = []
         for o in self.of_kind(*WORKLOAD_KINDS):
-            template = (o.doc.get("spec") or {}).get("template") or {}
+            spec = o.doc.get("spec") or {}
+            if o.kind == "CronJob":  # the pod template sits one level deeper, in the Job template
+                spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+            template = spec.get("template") or {}
             labels = dict((template.get("metadata") or {}).get("labels") or {})
             out.append(PodTemplate(o, labels, template.get("spec") or {}))
         return out

@@ -1,7 +1,7 @@
 """Device topology: `devices.upstream`, the devices each one is supplied from (one-line diagrams).
 
 Revision ID: 0004_device_topology
-Revises: 0002
+Revises: 0003_identity
 Create Date: 2026-11-29
 """
 

@@ -1,0 +1,202 @@
+"""Backup and restore of a whole GridOS database, the same on SQLite and PostgreSQL (and across them).
+
+A backup is a directory: one Parquet file per table (devices, alarm rules and their audit, alarms and
+their journal, the notification outbox, samples, latest values, rollups, the cold-tier catalog) and a
+`manifest.json` with the schema revision, row counts and the SHA-256 of every file. All tables are read in
+one transaction (PostgreSQL REPEATABLE READ, SQLite's WAL snapshot), so the backup is a consistent point
+in time of a running service. The cold tier's Parquet files are not copied: they are immutable, live in
+their own storage (soft delete, lifecycle) and the restored catalog points at them again.
+"""
+
+# SQL here is assembled from table/column names of this code base and bound parameters, never input.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    SmallInteger,
+    Table,
+    text,
+)
+
+import gridos.alarms.tables  # registers the alarm tables on the shared MetaData
+import gridos.archive.tables  # noqa: F401 - registers the catalog
+from gridos.db.migrate import current_revision
+from gridos.db.tables import metadata
+
+BATCH = 50_000
+MANIFEST = "manifest.json"
+
+
+class BackupError(Exception):
+    pass
+
+
+def _arrow_type(column: Any) -> pa.DataType:
+    t = column.type
+    if isinstance(t, JSON):
+        return pa.string()
+    if isinstance(t, Boolean):
+        return pa.bool_()
+    if isinstance(t, SmallInteger | Integer | BigInteger):
+        return pa.int64()
+    if isinstance(t, Float):
+        return pa.float64()
+    if isinstance(t, DateTime):
+        return pa.timestamp("us", tz="UTC")
+    if isinstance(t, Date):
+        return pa.date32()
+    return pa.string()
+
+
+def _tables(engine: Engine) -> list[Table]:
+    with engine.connect() as conn:
+        existing = set(conn.dialect.get_table_names(conn))
+    return [t for t in metadata.sorted_tables if t.name in existing]
+
+
+def backup(engine: Engine, out: Path) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    if any(out.iterdir()):
+        raise BackupError(f"{out} is not empty")
+    revision = current_revision(engine)
+    manifest: dict[str, Any] = {
+        "format": "gridos-backup/1",
+        "created_at": datetime.now(UTC).isoformat(),
+        "source": engine.dialect.name,
+        "revision": revision,
+        "tables": {},
+    }
+    tables = _tables(engine)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            conn.exec_driver_sql("SELECT 1")  # the first read opens SQLite's snapshot for the transaction
+        for table in tables:
+            manifest["tables"][table.name] = _dump(conn, table, out / f"{table.name}.parquet")
+        conn.rollback()
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def _dump(conn: Any, table: Table, path: Path) -> dict:
+    schema = pa.schema([pa.field(c.name, _arrow_type(c)) for c in table.columns])
+    pk = [c for c in table.primary_key.columns] or list(table.columns)
+    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
+        table.select().order_by(*pk)
+    )
+    rows = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for chunk in result.partitions(BATCH):
+            columns = []
+            for i, column in enumerate(table.columns):
+                values = [r[i] for r in chunk]
+                if isinstance(column.type, JSON):
+                    values = [None if v is None else json.dumps(v, sort_keys=True) for v in values]
+                columns.append(pa.array(values, type=schema.field(i).type))
+            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
+            rows += len(chunk)
+    return {"rows": rows, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def restore(engine: Engine, src: Path, force: bool = False) -> dict:
+    """Load a backup into a migrated database. Refuses a database that already holds data unless
+    `force` (then every table of the backup is emptied first, in one transaction with the load)."""
+    try:
+        manifest = json.loads((src / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise BackupError(f"{src} has no {MANIFEST}: not a GridOS backup") from None
+    if manifest.get("format") != "gridos-backup/1":
+        raise BackupError(f"{src}: unknown backup format {manifest.get('format')!r}")
+    known = {t.name: t for t in _tables(engine)}
+    missing = [name for name in manifest["tables"] if name not in known]
+    if missing:
+        raise BackupError(
+            f"the target database has no table(s) {', '.join(missing)}: run `gridos migrate` first"
+        )
+    for name, info in manifest["tables"].items():
+        if _sha256(src / f"{name}.parquet") != info["sha256"]:
+            raise BackupError(f"{name}.parquet: checksum differs from the manifest; the backup is damaged")
+    order = [t for t in metadata.sorted_tables if t.name in manifest["tables"]]
+    if engine.dialect.name == "postgresql":
+        from gridos.archive.hot import DAY_US, day_of_us
+        from gridos.telemetry.store import SampleStore
+
+        if "samples" in manifest["tables"]:
+            ts = pq.read_table(src / "samples.parquet", columns=["ts"]).column("ts")
+            day_numbers = pc.unique(pc.floor(pc.divide(pc.cast(ts, pa.float64()), float(DAY_US))))
+            SampleStore(engine).ensure_partitions(
+                {day_of_us(int(d) * DAY_US) for d in day_numbers.to_pylist()}
+            )
+    counts = {}
+    with engine.begin() as conn:
+        for table in order:
+            existing = conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar()
+            if existing and not force:
+                raise BackupError(
+                    f"table {table.name} already holds {existing} rows (use --force to replace)"
+                )
+        for table in reversed(order):
+            conn.execute(table.delete())
+        for table in order:
+            counts[table.name] = _load(conn, table, src / f"{table.name}.parquet")
+            if counts[table.name] != manifest["tables"][table.name]["rows"]:
+                raise BackupError(
+                    f"{table.name}: loaded {counts[table.name]} rows, manifest says "
+                    f"{manifest['tables'][table.name]['rows']}"
+                )
+        if engine.dialect.name == "postgresql":
+            for table in order:
+                for column in table.primary_key.columns:
+                    if column.autoincrement is True or (
+                        isinstance(column.type, Integer) and len(table.primary_key.columns) == 1
+                    ):
+                        conn.exec_driver_sql(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                            f"coalesce((SELECT max({column.name}) FROM {table.name}), 0) + 1, false) "
+                            f"WHERE pg_get_serial_sequence('{table.name}', '{column.name}') IS NOT NULL"
+                        )
+    return {"restored": counts, "revision": manifest.get("revision")}
+
+
+def _load(conn: Any, table: Table, path: Path) -> int:
+    parquet = pq.ParquetFile(path)
+    json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    n = 0
+    for batch in parquet.iter_batches(batch_size=5_000):
+        rows = batch.to_pylist()
+        if not rows:
+            continue
+        for row in rows:
+            for name in json_cols:
+                if row[name] is not None:
+                    row[name] = json.loads(row[name])
+        conn.execute(table.insert(), rows)
+        n += len(rows)
+    return n

@@ -1,0 +1,193 @@
+"""`gridos archive`, `gridos export`, `gridos backup`, `gridos restore` (registered on the main `gridos`
+command by gridos.cli). Exit codes: 0 done, 1 failed (nothing deleted that was not verified), 2 bad
+arguments or configuration; failures print one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+
+from gridos.archive.config import ArchiveSettings
+from gridos.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+
+def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"gridos {command}: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _engine(command: str) -> Engine:
+    from gridos.db.engine import make_engine
+
+    try:
+        return make_engine(Settings())
+    except (ValidationError, ValueError) as exc:
+        raise _fail(command, f"invalid configuration: {str(exc).splitlines()[0]}", 2) from None
+
+
+def _archive_settings(command: str) -> ArchiveSettings:
+    try:
+        return ArchiveSettings()
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise _fail(
+            command, f"invalid configuration: GRIDOS_ARCHIVE_{str(e['loc'][0]).upper()}: {e['msg']}", 2
+        ) from None
+
+
+def _instant(command: str, name: str, raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(command, f"{name} {raw!r} is not an ISO 8601 date or time", 2) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def archive(
+    day: Annotated[str | None, typer.Option(help="archive only this UTC day (YYYY-MM-DD)")] = None,
+    verify: Annotated[
+        bool, typer.Option(help="re-read every catalogued file and check its checksum")
+    ] = False,
+) -> None:
+    """Move closed days (older than GRIDOS_ARCHIVE_AFTER_DAYS) to the Parquet cold tier. Idempotent;
+    safe to kill at any point and rerun."""
+    from gridos.archive.archiver import Archiver
+    from gridos.archive.storage import ArchiveError, open_storage
+    from gridos.observability.logging import configure_logging
+
+    settings = _archive_settings("archive")
+    core = Settings()
+    configure_logging(core.log_level, core.log_json)  # each step of the protocol is logged (stderr)
+    if settings.after_days >= core.retention_days:
+        raise _fail(
+            "archive",
+            f"GRIDOS_ARCHIVE_AFTER_DAYS ({settings.after_days}) must be less than GRIDOS_RETENTION_DAYS "
+            f"({core.retention_days})",
+            2,
+        )
+    only_day = None
+    if day:
+        try:
+            only_day = date.fromisoformat(day)
+        except ValueError:
+            raise _fail("archive", f"--day {day!r} is not YYYY-MM-DD", 2) from None
+    engine = _engine("archive")
+    try:
+        storage = open_storage(settings)
+        archiver = Archiver(engine, storage, settings)
+        if verify:
+            problems = archiver.verify()
+            for p in problems:
+                typer.echo(p, err=True)
+            if problems:
+                raise _fail("archive", f"{len(problems)} file(s) failed verification")
+            typer.echo("every catalogued file matches its checksum")
+            return
+        report = archiver.run(only_day=only_day)
+    except ArchiveError as exc:
+        raise _fail("archive", str(exc), 2 if "GRIDOS_ARCHIVE_LOCATION" in str(exc) else 1) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        raise _fail(
+            "archive", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(report.as_dict()))
+
+
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    from_: Annotated[str, typer.Option("--from", help="start (ISO 8601, inclusive)")],
+    to: Annotated[str, typer.Option("--to", help="end (ISO 8601, exclusive)")],
+    devices: Annotated[str | None, typer.Option(help="comma-separated device ids (default: all)")] = None,
+    format: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Export samples of a time range, hot and cold tiers merged, to Parquet or CSV."""
+    from gridos.archive.export import export as run_export
+    from gridos.archive.storage import ArchiveError, open_storage
+    from gridos.telemetry.store import to_us
+
+    if format not in ("parquet", "csv"):
+        raise _fail("export", f"--format {format!r}: use parquet or csv", 2)
+    start, end = _instant("export", "--from", from_), _instant("export", "--to", to)
+    if end <= start:
+        raise _fail("export", "--to must be after --from", 2)
+    settings = _archive_settings("export")
+    engine = _engine("export")
+    try:
+        storage = open_storage(settings) if settings.enabled else None
+        ids = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
+        n = run_export(engine, storage, to_us(start), to_us(end), ids, format, output)
+    except ArchiveError as exc:
+        raise _fail("export", str(exc)) from None
+    except Exception as exc:
+        raise _fail(
+            "export", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps({"rows": n, "output": str(output), "format": format}))
+
+
+def backup(
+    output: Annotated[Path, typer.Option("--output", "-o", help="empty or new directory")],
+) -> None:
+    """Back up the database (devices, rules, alarms and their audit, samples, rollups, catalog) as
+    Parquet files plus a manifest; consistent while GridOS runs. Works for SQLite and PostgreSQL."""
+    from gridos.archive.backup import BackupError
+    from gridos.archive.backup import backup as run_backup
+
+    engine = _engine("backup")
+    try:
+        manifest = run_backup(engine, output)
+    except BackupError as exc:
+        raise _fail("backup", str(exc), 2) from None
+    except Exception as exc:
+        raise _fail(
+            "backup", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        json.dumps({"output": str(output), "tables": {k: v["rows"] for k, v in manifest["tables"].items()}})
+    )
+
+
+def restore(
+    input: Annotated[Path, typer.Option("--input", "-i", help="a directory written by `gridos backup`")],
+    force: Annotated[bool, typer.Option(help="replace the data of a database that is not empty")] = False,
+) -> None:
+    """Restore a backup into the configured database (migrated first). Refuses a non-empty database
+    unless --force. Everything is loaded in one transaction: all or nothing."""
+    from gridos.archive.backup import BackupError
+    from gridos.archive.backup import restore as run_restore
+    from gridos.db.migrate import upgrade
+
+    engine = _engine("restore")
+    try:
+        upgrade(engine)
+        result = run_restore(engine, input, force)
+    except BackupError as exc:
+        raise _fail("restore", str(exc), 2) from None
+    except Exception as exc:
+        raise _fail(
+            "restore", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(result))
+
+
+def register(app: typer.Typer) -> None:
+    for command in (archive, export, backup, restore):
+        app.command()(command)

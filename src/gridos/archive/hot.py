@@ -1,0 +1,150 @@
+"""The one reader of the hot tier the archive uses: "the samples of a UTC day", and the matching delete.
+
+Everything the cold tier knows about the layout of `samples` is in this module, so a change of the
+historian's row format (integer series ids, say) touches this file and nothing else in the archive.
+"""
+
+# SQL here is assembled from table/column names of this code base and bound parameters, never input.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pyarrow as pa
+import pyarrow.csv as pcsv
+from sqlalchemy import Engine, text
+
+DAY_US = 86_400 * 1_000_000
+UNREGISTERED = "_unregistered"
+_COLUMNS = ("device_id", "measurement", "ts", "value", "quality", "received_at")
+_TYPES = {
+    "device_id": pa.string(),
+    "measurement": pa.string(),
+    "ts": pa.int64(),
+    "value": pa.float64(),
+    "quality": pa.int8(),
+    "received_at": pa.int64(),
+}
+
+
+def day_start_us(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * DAY_US
+
+
+def day_of_us(ts_us: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=ts_us // DAY_US)
+
+
+def days_with_samples(engine: Engine, before: date) -> list[date]:
+    """UTC days before `before` that still hold hot samples, oldest first."""
+    limit = day_start_us(before)
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            names = conn.exec_driver_sql(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'"
+            ).scalars()
+            days = []
+            for name in names:
+                try:
+                    day = date.fromisoformat(f"{name[9:13]}-{name[13:15]}-{name[15:17]}")  # samples_pYYYYMMDD
+                except ValueError:
+                    continue
+                if day < before and conn.exec_driver_sql(f"SELECT 1 FROM {name} LIMIT 1").first():
+                    days.append(day)
+            return sorted(days)
+        days = []
+        floor = None
+        # SQLite has no partitions: step from the oldest sample, one day at a time.
+        while True:
+            cond = "ts < :limit" + (" AND ts >= :floor" if floor is not None else "")
+            oldest = conn.execute(
+                text(f"SELECT min(ts) FROM samples WHERE {cond}"), {"limit": limit, "floor": floor}
+            ).scalar()
+            if oldest is None:
+                return days
+            day = day_of_us(int(oldest))
+            days.append(day)
+            floor = day_start_us(day) + DAY_US
+
+
+def sites_of_day(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT DISTINCT site FROM devices ORDER BY site"))]
+
+
+def read_day(engine: Engine, day: date) -> Iterator[tuple[str, pa.Table]]:
+    """(site, rows) for every site with samples on `day`; samples of devices no longer registered come
+    under the site `_unregistered`. One site at a time keeps memory bounded by the largest site."""
+    start = day_start_us(day)
+    params: dict[str, object] = {"s": start, "e": start + DAY_US}
+    cols = ", ".join(f"s.{c}" for c in _COLUMNS)
+    base = f"SELECT {cols} FROM samples s"
+    for site in [*sites_of_day(engine), None]:
+        if site is None:
+            where = "NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
+            sql = f"{base} WHERE s.ts >= :s AND s.ts < :e AND {where}"
+            query_params = params
+        else:
+            sql = f"{base} JOIN devices d ON d.id = s.device_id WHERE s.ts >= :s AND s.ts < :e AND d.site = :site"
+            query_params = params | {"site": site}
+        table = _fetch(engine, sql, query_params)
+        if table.num_rows:
+            yield (site if site is not None else UNREGISTERED), table
+
+
+def _fetch(engine: Engine, sql: str, params: dict) -> pa.Table:
+    if engine.dialect.name == "postgresql":
+        # COPY out as CSV and let Arrow parse it: a day of samples as Python tuples would cost minutes.
+        # PostgreSQL 12+ prints floats in their shortest exact form, so values round-trip bit for bit.
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            pg_sql = sql.replace(":site", "%(site)s").replace(":s", "%(s)s").replace(":e", "%(e)s")
+            buf = io.BytesIO()
+            with (
+                raw.cursor() as cur,
+                cur.copy(f"COPY ({pg_sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+            ):
+                for chunk in copy:
+                    buf.write(chunk)
+        if not buf.tell():
+            return pa.table({c: pa.array([], type=t) for c, t in _TYPES.items()})
+        buf.seek(0)
+        return pcsv.read_csv(
+            buf,
+            read_options=pcsv.ReadOptions(column_names=list(_COLUMNS)),
+            convert_options=pcsv.ConvertOptions(column_types=_TYPES, strings_can_be_null=False),
+        )
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), params).all()
+    return pa.table({c: pa.array([r[i] for r in rows], type=_TYPES[c]) for i, c in enumerate(_COLUMNS)})
+
+
+def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
+    """Drop the hot samples of `day` if and only if there are exactly `expected_rows` of them, i.e. none
+    arrived after they were archived (samples are insert-only, so the count identifies the set).
+    Returns False, deleting nothing, otherwise: the next run archives the late rows first."""
+    start = day_start_us(day)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            name = f"samples_p{day:%Y%m%d}"
+            # ACCESS EXCLUSIVE: no insert can slip in between the count and the truncate.
+            conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+            count = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+            if count != expected_rows:
+                return False
+            # TRUNCATE, not DROP: the partition stays for the retention window, so a late sample for
+            # this day is stored (and archived on the next run) instead of failing for want of a partition.
+            conn.exec_driver_sql(f"TRUNCATE {name}")
+            return True
+        deleted = conn.execute(
+            text("DELETE FROM samples WHERE ts >= :s AND ts < :e"), {"s": start, "e": start + DAY_US}
+        ).rowcount
+        if deleted != expected_rows:
+            conn.rollback()
+            return False
+        return True
