@@ -172,6 +172,7 @@ def settings_sections() -> dict[str, type[BaseSettings]]:
     """Every settings class of the service by section name: what `gridos config` prints and which
     GRIDOS_* names are valid. A feature with its own settings class registers it here."""
     from gridos.alarms.config import AlarmSettings
+    from gridos.archive.config import ArchiveSettings
     from gridos.identity.config import IdentitySettings
     from gridos.ingest.config import ModbusSettings, MqttSettings
 
@@ -181,6 +182,7 @@ def settings_sections() -> dict[str, type[BaseSettings]]:
         "mqtt": MqttSettings,
         "modbus": ModbusSettings,
         "alarms": AlarmSettings,
+        "archive": ArchiveSettings,
     }
 
 
