@@ -3,7 +3,7 @@
 A c104 client holds the connection to each RTU address. Each link (an RTU, gridos.ingest.iec104map) has a
 supervising thread that connects to its primary address, fails over to its backup addresses in turn,
 and backs off (doubling, from reconnect_min_s to reconnect_max_s) once every address has failed. On every
-connection c104 starts data transfer, sends a general interrogation and a clock synchronisation; the link
+connection the link starts data transfer, synchronises the RTU's clock and sends a general interrogation; it
 repeats both every interrogation_interval_s / clock_sync_interval_s when these are set.
 
 Values arrive on c104's thread (interrogation responses and spontaneous changes alike): they are turned
@@ -67,8 +67,11 @@ def quality_of(bits: int) -> str:
     return "good"
 
 
-def reading_of(point: Iec104Point, info: Any, last: float | bool | None, now: datetime) -> Reading:
-    """A c104 Information of a mapped point -> the reading GridOS stores."""
+def reading_of(
+    point: Iec104Point, info: Any, last: float | bool | None, now: datetime, interrogated: bool = False
+) -> Reading:
+    """A c104 Information of a mapped point -> the reading GridOS stores. An answer to an interrogation is
+    the state *now* (the standard sends it untagged), even from an RTU that attaches its last event's tag."""
     q = info.quality
     quality = quality_of(int(q.value) if q is not None else 0)
     raw = info.value
@@ -83,7 +86,7 @@ def reading_of(point: Iec104Point, info: Any, last: float | bool | None, now: da
         value = False
     else:  # intermediate (in transit) or indeterminate: no position to report
         value, quality = (last if isinstance(last, bool) else False), "invalid"
-    tag = info.recorded_at  # c104 hands time tags over as naive UTC
+    tag = None if interrogated else info.recorded_at  # c104 hands time tags over as naive UTC
     at = tag.replace(tzinfo=UTC) if tag is not None else now
     return Reading(point.device_id, point.measurement, at, value, quality)
 
@@ -97,6 +100,7 @@ def _open(conn: c104.Connection) -> bool:
 @dataclass
 class LinkState:
     link: Iec104Link
+    clients: list[c104.Client] = field(default_factory=list)  # one per address, started to connect
     connections: list[c104.Connection] = field(default_factory=list)
     index: int = 0  # the address in use or tried next
     up: bool | None = None  # None until the first attempt
@@ -154,7 +158,8 @@ class Iec104Client:
             client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
             client.on_new_point(self._on_new_point)
             self._clients.append(client)
-            conn = client.add_connection(ip=address.host, port=address.port, init=c104.Init.ALL)
+            state.clients.append(client)
+            conn = client.add_connection(ip=address.host, port=address.port, init=c104.Init.NONE)
             assert conn is not None
             station = conn.add_station(common_address=link.common_address)
             assert station is not None
@@ -176,7 +181,8 @@ class Iec104Client:
             try:
                 now = datetime.now(UTC)
                 last = state.last_values.get(key)
-                reading = reading_of(mapped, point.info, last[1] if last else None, now)
+                interrogated = message.cot.name.startswith("INTERROGATED")
+                reading = reading_of(mapped, point.info, last[1] if last else None, now, interrogated)
                 if last is None or reading.timestamp >= last[0]:  # a buffered old event is not the latest
                     state.last_values[key] = (reading.timestamp, reading.value)
                 state.received += 1
@@ -197,8 +203,6 @@ class Iec104Client:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        for client in self._clients:
-            client.start()
         if self.leader is None:
             self.active.set()
         else:
@@ -245,30 +249,27 @@ class Iec104Client:
         tried = 0  # addresses tried since the link was last up
         while not self._stop.is_set():
             if not self.active.is_set():  # standby: another replica owns this RTU
-                for conn in state.connections:
-                    conn.disconnect()
+                for client in state.clients:
+                    client.stop()
                 state.up, state.connected_to = None, None
                 self.active.wait(0.5)
                 continue
-            conn = state.connections[state.index]
+            client, conn = state.clients[state.index], state.connections[state.index]
             address = link.addresses[state.index]
-            conn.connect()
-            deadline = time.monotonic() + link.connect_timeout_s
-            while not _open(conn) and time.monotonic() < deadline and not self._stop.is_set():
-                self._stop.wait(0.05)
-            if _open(conn):
+            if self._open_link(client, conn, link):
                 tried, backoff = 0, link.reconnect_min_s
                 self._on_up(state, str(address))
                 self._while_connected(state, conn)
-                conn.disconnect()
+                client.stop()
                 if self._stop.is_set() or not self.active.is_set():
                     continue
                 error = f"{address}: connection lost"
             else:
-                conn.disconnect()
+                state_name = conn.state.name
+                client.stop()
                 if self._stop.is_set():
                     break
-                error = f"{address}: no connection within {link.connect_timeout_s:g} s"
+                error = f"{address}: not open within {link.connect_timeout_s:g} s ({state_name})"
             state.connected_to = None
             state.last_error = error
             tried += 1
@@ -280,6 +281,28 @@ class Iec104Client:
             self._on_down(state, error)
             self._stop.wait(backoff * random.uniform(0.8, 1.2))
             backoff = min(backoff * 2, link.reconnect_max_s)
+
+    def _open_link(self, client: c104.Client, conn: c104.Connection, link: Iec104Link) -> bool:
+        """Connect, start data transfer, synchronise the clock and interrogate: True when the connection
+        is open within connect_timeout_s. A started c104 client connects (and reconnects) by itself, and
+        connect()/disconnect() on a started client can leave its state machine stuck: the link starts its
+        client to connect and stops it to disconnect. STARTDT, clock sync and GI are sent here rather than
+        through c104's Init.ALL, which now and then leaves a connection muted under load."""
+        deadline = time.monotonic() + link.connect_timeout_s
+        client.start()
+        muted = (c104.ConnectionState.OPEN_MUTED, c104.ConnectionState.OPEN)
+        while conn.state not in muted and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(0.02)
+        if conn.state not in muted:
+            return False
+        conn.unmute()  # STARTDT
+        while not _open(conn) and time.monotonic() < deadline and not self._stop.is_set():
+            self._stop.wait(0.02)
+        if not _open(conn):
+            return False
+        conn.clock_sync(common_address=link.common_address, wait_for_response=False)
+        conn.interrogation(common_address=link.common_address, wait_for_response=False)
+        return True
 
     def _while_connected(self, state: LinkState, conn: c104.Connection) -> None:
         link = state.link
@@ -367,7 +390,12 @@ class Iec104Client:
                     self._wake.wait(0.5)
             # Let a burst (an interrogation response) gather into one transaction.
             self._stop.wait(0.02)
-            if not self._write_batch():
+            try:
+                written = self._write_batch()
+            except Exception:  # a bug must not end the writer: the readings stay queued
+                log.exception("iec104 writer failed")
+                written = False
+            if not written:
                 self._stop.wait(1.0)  # database unavailable: keep the readings, try again
 
     def _flush(self) -> None:
@@ -389,7 +417,11 @@ class Iec104Client:
         batch = self._take()
         if not batch:
             return True
-        ok = self._commit_batch(batch)
+        try:
+            ok = self._commit_batch(batch)
+        except Exception:
+            self._give_back(batch)
+            raise
         if ok:
             with self._wake:
                 self._written += len(batch)
