@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -63,9 +64,14 @@ class BenchOutstation:
         ]
         return {"name": f"rtu{self.index}", "host": "127.0.0.1", "port": self.port, "points": points}
 
-    def send(self, scans: int, start: datetime) -> None:
-        """`scans` times: every point gets a new value and time tag, transmitted as one batch."""
+    def send(self, scans: int, start: datetime, acked: dict[str, int], window: int) -> None:
+        """`scans` times: every point gets a new value and time tag, transmitted as one batch. At most
+        `window` points ahead of what GridOS has received from this link: c104's outstation queue drops
+        the oldest events when it overflows, where an RTU's event buffer would hold them back."""
+        name = f"rtu{self.index}"
         for scan in range(scans):
+            while self.sent - acked.get(name, 0) > window:
+                time.sleep(0.002)
             at = start + timedelta(milliseconds=scan)
             for i, p in enumerate(self.points):
                 p.info = c104.ShortInfo(actual=100.0 + (scan + i) % 50, recorded_at=at)
@@ -76,21 +82,57 @@ class BenchOutstation:
             self.sent += len(self.points)
 
 
-def run(outstations: list[BenchOutstation], url: str, scans: int, start: datetime) -> dict[str, float]:
+class LinkMonitor:
+    """Polls GridOS's /health/ready: how many values each link has received so far."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.received: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.is_set():
+                links = http.get(f"{self.url}/health/ready").json()["checks"]["iec104"]["links"]
+                self.received = {name: int(link["received"]) for name, link in links.items()}
+                self._stop.wait(0.05)
+
+    def __enter__(self) -> LinkMonitor:
+        self._thread.start()
+        while not self.received:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+def run(
+    outstations: list[BenchOutstation], url: str, scans: int, start: datetime, window: int
+) -> dict[str, float]:
+    for o in outstations:
+        o.sent = 0
     target = committed(url, "iec104") + scans * sum(len(o.points) for o in outstations)
-    began = time.perf_counter()
-    threads = [threading.Thread(target=o.send, args=(scans, start)) for o in outstations]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    sent_s = time.perf_counter() - began
-    deadline = time.monotonic() + 1800
-    while committed(url, "iec104") < target:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {committed(url, 'iec104'):.0f} of {target:.0f} samples committed")
-        time.sleep(0.05)
-    elapsed = time.perf_counter() - began
+    with LinkMonitor(url) as monitor:
+        snapshot = dict(monitor.received)
+        began = time.perf_counter()
+        threads = [
+            threading.Thread(target=o.send, args=(scans, start, _Relative(monitor, snapshot), window))
+            for o in outstations
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        sent_s = time.perf_counter() - began
+        deadline = time.monotonic() + 300
+        while committed(url, "iec104") < target:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {committed(url, 'iec104'):.0f} of {target:.0f} samples committed")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - began
     total = scans * sum(len(o.points) for o in outstations)
     return {
         "outstations": len(outstations),
@@ -101,11 +143,23 @@ def run(outstations: list[BenchOutstation], url: str, scans: int, start: datetim
     }
 
 
+class _Relative(dict[str, int]):
+    """The monitor's received counts minus those at the start of the run (a live view for the senders)."""
+
+    def __init__(self, monitor: LinkMonitor, snapshot: dict[str, int]) -> None:
+        super().__init__()
+        self.monitor, self.snapshot = monitor, snapshot
+
+    def get(self, key: str, default: Any = 0) -> Any:
+        return self.monitor.received.get(key, default) - self.snapshot.get(key, 0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=200_000, help="per run (one outstation, then all)")
     ap.add_argument("--outstations", type=int, default=20)
     ap.add_argument("--points", type=int, default=100, help="points per outstation (a multiple of 5)")
+    ap.add_argument("--window", type=int, default=500, help="points a sender may be ahead of GridOS")
     args = ap.parse_args()
     work = workdir("iec104")
     fleet = [BenchOutstation(i, args.points) for i in range(args.outstations)]
@@ -144,11 +198,13 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"links not up: {links}")
                 time.sleep(0.2)
+            print("links up; sending", file=sys.stderr, flush=True)
             base = datetime.now(UTC) - timedelta(hours=6)
             one_scans = args.samples // args.points
-            results.append(run(fleet[:1], server.url, one_scans, base))
+            results.append(run(fleet[:1], server.url, one_scans, base, args.window))
+            print(results[-1], file=sys.stderr, flush=True)
             all_scans = max(1, args.samples // (args.points * len(fleet)))
-            results.append(run(fleet, server.url, all_scans, base + timedelta(hours=1)))
+            results.append(run(fleet, server.url, all_scans, base + timedelta(hours=1), args.window))
             health = httpx.get(f"{server.url}/health/ready", timeout=10).json()["checks"]["iec104"]
         finally:
             server.stop()

@@ -120,6 +120,10 @@ def demo(
         bool, typer.Option(help="serve site 'east' as Modbus TCP devices that GridOS polls")
     ] = False,
     modbus_port: Annotated[int, typer.Option(help="Modbus TCP port of the simulated devices")] = 5020,
+    iec104: Annotated[
+        bool, typer.Option(help="serve site 'south' as an IEC 60870-5-104 RTU that GridOS connects to")
+    ] = False,
+    iec104_port: Annotated[int, typer.Option(help="IEC 104 port of the simulated RTU")] = 2404,
 ) -> None:
     """Serve GridOS with a simulated fleet of 3 substations (~60 devices) streaming live data."""
     import os
@@ -128,7 +132,12 @@ def demo(
     from gridos.simulator.protocols import prepare
 
     try:
-        outputs = prepare(mqtt_broker, modbus_port if modbus else None, interval)
+        outputs = prepare(
+            mqtt_broker,
+            modbus_port if modbus else None,
+            interval,
+            iec104_port=iec104_port if iec104 else None,
+        )
     except (ValueError, OSError) as exc:
         typer.echo(f"gridos demo: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -130,6 +130,27 @@ class Iec104Outstation:
                 self.buffer.append(ioa)
                 self._infos.append(info)
 
+    def update_many(self, values: list[tuple[int, float | bool]], at: dt.datetime | None = None) -> None:
+        """Set several points at once (one time tag) and report them in batches of one type each, as an
+        RTU does for a scan: a few ASDUs instead of one per point."""
+        when = at or dt.datetime.now(UTC)
+        with self._lock:
+            if self.buffer or not self.connected:
+                for ioa, value in values:
+                    self.buffer.append(ioa)
+                    self._infos.append(information(self.mapped[ioa], value, 0, when))
+                return
+            by_type: dict[str, list[c104.Point]] = {}
+            for ioa, value in values:
+                point = self.points[ioa]
+                point.info = information(self.mapped[ioa], value, 0, when)
+                by_type.setdefault(self.mapped[ioa].type, []).append(point)
+            for points in by_type.values():
+                if self.server.transmit_batch(c104.Batch(cause=c104.Cot.SPONTANEOUS, points=points)):
+                    self.sent += len(points)
+                else:  # the link went away meanwhile: their current values go out with the next GI
+                    log.debug("iec104 batch not sent", extra={"points": len(points)})
+
     def _flush_loop(self) -> None:
         while not self._stop.wait(0.05):
             if not self.buffer or not self.connected:
@@ -155,14 +176,15 @@ class FleetOutstationWriter:
                 self.by_device.setdefault(p.device_id, []).append((o, p))
 
     def write(self, items: list[dict[str, Any]]) -> int:
-        written = 0
+        scans: dict[int, tuple[Iec104Outstation, list[tuple[int, float | bool]]]] = {}
         for item in items:
             for outstation, point in self.by_device.get(item["device_id"], []):
                 value = item.get(point.measurement)
                 if value is not None:
-                    outstation.update(point.ioa, value)
-                    written += 1
-        return written
+                    scans.setdefault(id(outstation), (outstation, []))[1].append((point.ioa, value))
+        for outstation, values in scans.values():
+            outstation.update_many(values)
+        return sum(len(v) for _, v in scans.values())
 
 
 # How the simulated fleet's measurements are typed on the wire: time-tagged floats, a scaled value and
