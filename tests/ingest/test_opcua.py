@@ -52,8 +52,10 @@ def post(client: TestClient, tokens: Tokens, at: datetime | None = None, **field
     assert r.status_code in (200, 201, 202), r.text
 
 
-async def client_cert(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "client-cert.der", tmp_path / "client-key.pem"
+async def client_cert(directory: Path) -> tuple[Path, Path]:
+    """A client application certificate and key in `directory` (made once, reused after)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "client-cert.der", directory / "client-key.pem"
     await setup_self_signed_certificate(
         key, cert, CLIENT_URI, "localhost", [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "test client"}
     )
@@ -176,3 +178,35 @@ def test_active_alarms_are_variables(opcua: tuple[TestClient, str], tokens: Toke
     ready = app_client.get("/health/ready").json()["checks"]["opcua"]
     assert ready["status"] == "healthy" and ready["anonymous"] is False and ready["variables"] == 2
     wait_for(lambda: app_client.get("/health/ready").status_code == 200)
+
+
+@sqlite_only
+def test_only_trusted_client_certificates_when_a_trust_folder_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    trusted_dir, known, stranger = tmp_path / "trusted", tmp_path / "known", tmp_path / "stranger"
+    cert, _ = asyncio.run(client_cert(known))
+    asyncio.run(client_cert(stranger))
+    trusted_dir.mkdir()
+    (trusted_dir / "hmi.der").write_bytes(cert.read_bytes())
+    port = free_port()
+    env = {
+        "GRIDOS_OPCUA_ENABLED": "true",
+        "GRIDOS_OPCUA_PORT": str(port),
+        "GRIDOS_OPCUA_PKI_DIR": str(tmp_path / "pki"),
+        "GRIDOS_OPCUA_TRUSTED_CLIENTS_DIR": str(trusted_dir),
+    }
+    url = f"opc.tcp://127.0.0.1:{port}/gridos/"
+    with gridos_app(monkeypatch, make_settings, tokens, env) as app_client:
+
+        async def scenario() -> None:
+            ok = await secure_client(url, known, tokens.viewer)
+            async with ok:
+                assert await ok.get_namespace_index("urn:gridos") >= 2
+            refused = await secure_client(url, stranger, tokens.viewer)  # right token, unknown certificate
+            with pytest.raises(ua.UaStatusCodeError) as err:
+                await refused.connect()
+            assert err.value.code == ua.StatusCodes.BadCertificateUntrusted
+
+        asyncio.run(scenario())
+        assert app_client.get("/health/ready").json()["checks"]["opcua"]["trusted_clients"] == 1

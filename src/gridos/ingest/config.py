@@ -126,6 +126,10 @@ class OpcUaSettings(BaseSettings):
     cert_file: Path | None = Field(default=None, description="server certificate (DER or PEM)")
     key_file: Path | None = Field(default=None, description="its private key (PEM)")
     allow_anonymous: bool = Field(default=False, description="accept sessions without a user token")
+    trusted_clients_dir: Path | None = Field(
+        default=None,
+        description="folder of trusted client application certificates (DER or PEM); unset = any valid one",
+    )
     publish_interval_seconds: float = Field(
         default=1.0, gt=0, description="how often live values and alarms are refreshed from the database"
     )

@@ -17,7 +17,9 @@ see it through ordinary subscriptions.
 Security: only Basic256Sha256 (Sign, SignAndEncrypt) endpoints. The server certificate comes from
 GRIDOS_OPCUA_CERT_FILE/KEY_FILE or is generated into GRIDOS_OPCUA_PKI_DIR at first start. Sessions
 authenticate with a user name and, as password, a GridOS API token of a role that may read (viewer,
-operator, admin); anonymous sessions are refused unless GRIDOS_OPCUA_ALLOW_ANONYMOUS=true.
+operator, admin); anonymous sessions are refused unless GRIDOS_OPCUA_ALLOW_ANONYMOUS=true. Client
+application certificates must be valid now and match the client's application URI; with
+GRIDOS_OPCUA_TRUSTED_CLIENTS_DIR only the certificates in that folder are accepted.
 
 Alarms are variables, not OPC UA Alarms & Conditions: asyncua fires condition events and answers
 ConditionRefresh, but has no condition instances with Acknowledge/Confirm methods and their state
@@ -34,9 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from asyncua import Server, ua
+from asyncua.common.utils import ServiceError
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from asyncua.crypto.permission_rules import User, UserRole
+from asyncua.crypto.validator import CertificateValidator, CertificateValidatorOptions
 from asyncua.server.user_managers import UserManager
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -123,6 +129,49 @@ class TokenUserManager(UserManager):
         return None
 
 
+def load_trusted(directory: Path) -> set[bytes]:
+    """SHA-256 fingerprints of the certificates (DER or PEM, one per file) in `directory`."""
+    if not directory.is_dir():
+        raise ConnectorConfigError(f"GRIDOS_OPCUA_TRUSTED_CLIENTS_DIR: {directory} is not a directory")
+    found: set[bytes] = set()
+    for path in sorted(directory.iterdir()):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        try:
+            cert = (
+                x509.load_pem_x509_certificate(data)
+                if b"-----BEGIN" in data
+                else x509.load_der_x509_certificate(data)
+            )
+        except ValueError:
+            raise ConnectorConfigError(
+                f"GRIDOS_OPCUA_TRUSTED_CLIENTS_DIR: {path} is not a certificate"
+            ) from None
+        found.add(cert.fingerprint(hashes.SHA256()))
+    return found
+
+
+class TrustedClients:
+    """Certificate validation: valid now, application URI matching the certificate, and (when a trust
+    folder is configured) one of the trusted client application certificates, exactly."""
+
+    def __init__(self, trusted: set[bytes] | None) -> None:
+        self.trusted = trusted
+        self.basic = CertificateValidator(
+            CertificateValidatorOptions.BASIC_VALIDATION | CertificateValidatorOptions.PEER_CLIENT
+        )
+
+    async def __call__(self, cert: x509.Certificate, app_description: ua.ApplicationDescription) -> None:
+        await self.basic.validate(cert, app_description)
+        if self.trusted is not None and cert.fingerprint(hashes.SHA256()) not in self.trusted:
+            log.warning(
+                "opcua client certificate refused: not trusted",
+                extra={"subject": cert.subject.rfc4514_string()[:200]},
+            )
+            raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+
+
 class OpcUaServer:
     def __init__(self, settings: OpcUaSettings, app: FastAPI) -> None:
         self.settings = settings
@@ -142,6 +191,8 @@ class OpcUaServer:
         self.last_refresh_at: datetime | None = None
         self.last_error: str | None = None
         self.cert_file, self.key_file = self._certificate_paths()
+        trusted = load_trusted(settings.trusted_clients_dir) if settings.trusted_clients_dir else None
+        self.validator = TrustedClients(trusted)
 
     def _certificate_paths(self) -> tuple[Path, Path]:
         s = self.settings
@@ -199,6 +250,7 @@ class OpcUaServer:
         if s.allow_anonymous:
             tokens.append(ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)
+        server.set_certificate_validator(self.validator)
         await server.load_certificate(str(self.cert_file))
         await server.load_private_key(str(self.key_file))
         self._idx = await server.register_namespace(NAMESPACE)
@@ -364,6 +416,7 @@ class OpcUaServer:
             "endpoint": self.url,
             "security": "Basic256Sha256 (Sign, SignAndEncrypt)",
             "anonymous": self.settings.allow_anonymous,
+            "trusted_clients": None if self.validator.trusted is None else len(self.validator.trusted),
             "variables": self.variables,
             "last_refresh_at": self.last_refresh_at.isoformat() if self.last_refresh_at else None,
             "last_error": self.last_error,
