@@ -85,6 +85,13 @@ def test_browse_read_and_subscribe_with_basic256sha256(
             idx = await c.get_namespace_index("urn:gridos")
             gridos = await c.nodes.objects.get_child(f"{idx}:GridOS")
             sites = await gridos.get_child(f"{idx}:Sites")
+            for _ in range(300):  # the server adds nodes at its next refresh after the sample
+                device_nodes = await sites.get_children()
+                if device_nodes and len(await device_nodes[0].get_children()) == 1:
+                    feeder = (await device_nodes[0].get_children())[0]
+                    if len(await feeder.get_children()) == 2:
+                        break
+                await asyncio.sleep(0.1)
             assert [
                 n.Name
                 for n in await asyncio.gather(*(x.read_browse_name() for x in await sites.get_children()))
@@ -116,7 +123,7 @@ def test_browse_read_and_subscribe_with_basic256sha256(
             await asyncio.sleep(0.5)
             at = datetime.now(UTC) + timedelta(seconds=1)
             await asyncio.to_thread(post, app_client, tokens, at, voltage=10_990.0, quality="questionable")
-            for _ in range(100):
+            for _ in range(300):
                 if any(v == 10_990.0 for v, _ in seen):
                     break
                 await asyncio.sleep(0.1)
@@ -162,11 +169,11 @@ def test_active_alarms_are_variables(opcua: tuple[TestClient, str], tokens: Toke
     app_client.app.state.alarms.comm_failure("north/feeder-1", "test: link down")  # type: ignore[attr-defined]
 
     async def scenario() -> None:
-        c = await secure_client(url, tmp_path, tokens.operator)
+        c = await secure_client(url, tmp_path, tokens.operator)  # waits below for the next refresh
         async with c:
             idx = await c.get_namespace_index("urn:gridos")
             count = c.get_node(ua.NodeId("alarms/ActiveCount", idx))
-            for _ in range(100):
+            for _ in range(300):
                 if await count.read_value() >= 1:
                     break
                 await asyncio.sleep(0.1)
