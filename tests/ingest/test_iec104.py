@@ -394,3 +394,40 @@ def test_values_received_during_a_database_outage_are_committed_when_it_returns(
             wait_for(lambda: connector.health()["pending_samples"] == 0, timeout=60, what="the backlog")
             wait_for(lambda: sent.items() <= voltage_rows().items(), timeout=60, what="every value committed")
             assert connector.health()["dropped_samples"] == 0
+
+
+@sqlite_only
+def test_the_other_time_tag_variant_of_a_mapped_type_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    """The map says M_ME_NC_1 / M_ME_NB_1; this RTU sends M_ME_TF_1 / M_ME_TE_1 for the same IOAs (c104
+    rejects such ASDUs as a type mismatch: GridOS takes them from the unexpected-message path)."""
+    port = free_port()
+    doc = link_doc(port)
+    rtu_doc = {
+        **doc,
+        "points": [
+            {**p, "type": {"M_ME_NC_1": "M_ME_TF_1", "M_ME_NB_1": "M_ME_TE_1"}.get(p["type"], p["type"])}
+            for p in doc["points"]
+        ],
+    }
+    with (
+        outstation(rtu_doc, port) as rtu,
+        gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
+    ):
+        register(client, FEEDER, TX)
+        client.app.state.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
+            common_address=7, wait_for_response=False
+        )
+        wait_for(
+            lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation"
+        )
+        assert latest(client, TX)["temperature"]["value"] == 41.25
+        assert latest(client, FEEDER)["current"]["value"] == pytest.approx(12.3)
+        tagged = (datetime.now(UTC) - timedelta(seconds=5)).replace(microsecond=250_000)
+        rtu.update(103, 38.5, at=tagged)
+        wait_for(
+            lambda: any(p["value"] == 38.5 for p in history(client, TX, "temperature")), what="tagged change"
+        )
+        (point,) = [p for p in history(client, TX, "temperature") if p["value"] == 38.5]
+        assert datetime.fromisoformat(point["ts"]) == tagged

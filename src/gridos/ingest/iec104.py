@@ -154,6 +154,7 @@ class Iec104Client:
 
     def _build(self, link: Iec104Link) -> LinkState:
         state = LinkState(link)
+        by_ioa = {p.ioa: p for p in link.points}
         for address in link.addresses:
             client = c104.Client(tick_rate_ms=50, command_timeout_ms=5000)
             client.on_new_point(self._on_new_point)
@@ -161,39 +162,64 @@ class Iec104Client:
             state.clients.append(client)
             conn = client.add_connection(ip=address.host, port=address.port, init=c104.Init.NONE)
             assert conn is not None
+            conn.on_unexpected_message(self._unexpected(state, by_ioa))
             station = conn.add_station(common_address=link.common_address)
             assert station is not None
             for point in link.points:
-                for type_id in point.types:
-                    p = station.add_point(io_address=point.ioa, type=getattr(c104.Type, type_id))
-                    if p is not None:
-                        p.on_receive(self._receiver(state, point))
+                p = station.add_point(io_address=point.ioa, type=getattr(c104.Type, point.type))
+                assert p is not None
+                p.on_receive(self._receiver(state, point))
             state.connections.append(conn)
         return state
 
-    def _receiver(self, state: LinkState, point: Iec104Point) -> Callable[..., c104.ResponseState]:
+    def _accept(self, state: LinkState, point: Iec104Point, info: Any, interrogated: bool) -> None:
+        """One received value of a mapped point: remembered (for an outage's invalid marker) and queued."""
         key = f"{point.device_id} {point.measurement}"
+        now = datetime.now(UTC)
+        last = state.last_values.get(key)
+        reading = reading_of(point, info, last[1] if last else None, now, interrogated)
+        if last is None or reading.timestamp >= last[0]:  # a buffered old event is not the latest
+            state.last_values[key] = (reading.timestamp, reading.value)
+        state.received += 1
+        state.last_received_at = now
+        self._enqueue(reading)
 
+    def _receiver(self, state: LinkState, mapped: Iec104Point) -> Callable[..., c104.ResponseState]:
         # c104 checks the callback's signature, names and annotations included.
         def on_receive(
             point: c104.Point, previous_info: c104.Information, message: c104.IncomingMessage
         ) -> c104.ResponseState:
             try:
-                now = datetime.now(UTC)
-                last = state.last_values.get(key)
-                interrogated = message.cot.name.startswith("INTERROGATED")
-                reading = reading_of(mapped, point.info, last[1] if last else None, now, interrogated)
-                if last is None or reading.timestamp >= last[0]:  # a buffered old event is not the latest
-                    state.last_values[key] = (reading.timestamp, reading.value)
-                state.received += 1
-                state.last_received_at = now
-                self._enqueue(reading)
+                self._accept(state, mapped, point.info, message.cot.name.startswith("INTERROGATED"))
             except Exception:  # never raise into c104's thread
                 log.exception("iec104 value not understood", extra={"link": state.link.name})
             return c104.ResponseState.SUCCESS
 
-        mapped = point
         return on_receive
+
+    def _unexpected(self, state: LinkState, by_ioa: dict[int, Iec104Point]) -> Callable[..., None]:
+        """c104 hands a whole ASDU here when one of its objects has another type id than the point of that
+        IOA (an RTU reporting M_ME_TF_1 for a point it answers as M_ME_NC_1 in a GI) or a cause it does not
+        expect for the type (a time-tagged type in a GI answer). Every object of a mapped IOA whose type is
+        the mapped type or its other time-tag variant is taken; anything else is counted and ignored."""
+
+        def on_unexpected_message(
+            connection: c104.Connection, message: c104.IncomingMessage, cause: c104.Umc
+        ) -> None:
+            try:
+                type_id = message.type.name
+                interrogated = message.cot.name.startswith("INTERROGATED")
+                message.first()
+                while message.next():  # the first call moves to the first object
+                    point = by_ioa.get(message.io_address)
+                    if point is not None and type_id in point.types:
+                        self._accept(state, point, message.info, interrogated)
+                    else:
+                        self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+            except Exception:
+                log.exception("iec104 message not understood", extra={"link": state.link.name})
+
+        return on_unexpected_message
 
     def _on_new_point(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
