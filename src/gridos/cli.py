@@ -244,6 +244,10 @@ def demo(
         bool, typer.Option(help="serve site 'east' as Modbus TCP devices that GridOS polls")
     ] = False,
     modbus_port: Annotated[int, typer.Option(help="Modbus TCP port of the simulated devices")] = 5020,
+    iec104: Annotated[
+        bool, typer.Option(help="serve site 'south' as an IEC 60870-5-104 RTU that GridOS connects to")
+    ] = False,
+    iec104_port: Annotated[int, typer.Option(help="IEC 104 port of the simulated RTU")] = 2404,
 ) -> None:
     """Serve GridOS with a simulated fleet of 3 substations (~60 devices) streaming live data."""
     from gridos.simulator.fleet import FleetSimulator, register_in_process, run_in_background
@@ -266,11 +270,19 @@ def demo(
     try:
         try:
             # The Modbus register map is written into the data directory (replaced on every run).
-            outputs = prepare(mqtt_broker, modbus_port if modbus else None, interval, settings.data_dir)
+            outputs = prepare(
+                mqtt_broker,
+                modbus_port if modbus else None,
+                interval,
+                settings.data_dir,
+                iec104_port=iec104_port if iec104 else None,
+            )
         except (ValueError, OSError) as exc:
             typer.echo(f"gridos demo: {exc}", err=True)
             raise typer.Exit(EXIT_CONFIG) from None
-        os.environ.update(outputs.env)  # the connectors read GRIDOS_MQTT_* / GRIDOS_MODBUS_* like `serve`
+        os.environ.update(
+            outputs.env
+        )  # the connectors read GRIDOS_MQTT_* / _MODBUS_* / _IEC104_* like `serve`
         application = _build(settings)
         _warn_at_start(settings)
         url = f"http://{settings.host}:{settings.port}"

@@ -174,13 +174,15 @@ def settings_sections() -> dict[str, type[BaseSettings]]:
     from gridos.alarms.config import AlarmSettings
     from gridos.archive.config import ArchiveSettings
     from gridos.identity.config import IdentitySettings
-    from gridos.ingest.config import ModbusSettings, MqttSettings
+    from gridos.ingest.config import Iec104Settings, ModbusSettings, MqttSettings, OpcUaSettings
 
     return {
         "core": Settings,
         "identity": IdentitySettings,
         "mqtt": MqttSettings,
         "modbus": ModbusSettings,
+        "iec104": Iec104Settings,
+        "opcua": OpcUaSettings,
         "alarms": AlarmSettings,
         "archive": ArchiveSettings,
     }

@@ -1,6 +1,8 @@
-"""Field protocols feeding telemetry.service: MQTT (subscription) and Modbus TCP (polling).
+"""Field protocols feeding telemetry.service: MQTT (subscription), Modbus TCP (polling) and IEC 60870-5-104
+(controlling station); and the OPC UA server that lets other systems read GridOS.
 
-Both are off by default and configured from GRIDOS_MQTT_* / GRIDOS_MODBUS_* (gridos.ingest.config).
+All are off by default and configured from GRIDOS_MQTT_* / GRIDOS_MODBUS_* / GRIDOS_IEC104_* /
+GRIDOS_OPCUA_* (gridos.ingest.config).
 `install(app)` builds them from the environment, reports them in /health/ready and starts and stops them
 with the app.
 """
@@ -13,15 +15,22 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
-from gridos.ingest.config import ConnectorConfigError, ModbusSettings, MqttSettings
+from gridos.ingest.config import (
+    ConnectorConfigError,
+    Iec104Settings,
+    ModbusSettings,
+    MqttSettings,
+    OpcUaSettings,
+)
 
 
 def _disabled() -> dict[str, Any]:
     return {"status": "disabled"}
 
 
-def _load(cls: type[MqttSettings] | type[ModbusSettings]) -> Any:
+def _load(cls: type[BaseSettings]) -> Any:
     try:
         return cls()
     except ValidationError as exc:
@@ -35,7 +44,9 @@ def install(app: FastAPI) -> None:
     """Attach the connectors: readiness details, start/stop hooks; nothing runs until start-up."""
     mqtt_settings: MqttSettings = _load(MqttSettings)
     modbus_settings: ModbusSettings = _load(ModbusSettings)
-    connectors: dict[str, Any] = {"mqtt": None, "modbus": None}
+    iec104_settings: Iec104Settings = _load(Iec104Settings)
+    opcua_settings: OpcUaSettings = _load(OpcUaSettings)
+    connectors: dict[str, Any] = {"mqtt": None, "modbus": None, "iec104": None, "opcua": None}
 
     if mqtt_settings.enabled:
         from gridos.ingest.mqtt import MqttConnector
@@ -66,6 +77,37 @@ def install(app: FastAPI) -> None:
             leader=LeaderLock(app.state.engine),
             leader_check_s=modbus_settings.leader_check_seconds,
         )
+
+    if iec104_settings.enabled:
+        from gridos.ingest.iec104 import IEC104_LOCK_KEY, Iec104Client
+        from gridos.ingest.iec104map import load_point_map
+        from gridos.ingest.leader import LeaderLock
+
+        assert iec104_settings.point_map is not None
+        if app.state.settings.workers > 1 and not app.state.settings.is_postgres:
+            raise ConnectorConfigError(
+                "GRIDOS_IEC104_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker connect)"
+            )
+        links = load_point_map(iec104_settings.point_map, app.state.telemetry.catalogue)
+        connectors["iec104"] = Iec104Client(
+            links,
+            app.state.telemetry,
+            app.state.metrics,
+            lambda: getattr(app.state, "alarms", None),
+            leader=LeaderLock(app.state.engine, key=IEC104_LOCK_KEY),
+            leader_check_s=iec104_settings.leader_check_seconds,
+            max_batch_samples=iec104_settings.max_batch_samples,
+            max_pending_samples=iec104_settings.max_pending_samples,
+        )
+
+    if opcua_settings.enabled:
+        from gridos.ingest.opcua import OpcUaServer
+
+        if app.state.settings.workers > 1:
+            raise ConnectorConfigError(
+                "GRIDOS_OPCUA_ENABLED needs GRIDOS_WORKERS=1 (every worker would bind the same OPC UA port)"
+            )
+        connectors["opcua"] = OpcUaServer(opcua_settings, app)
 
     for name, connector in connectors.items():
         _attach(app, name, connector)

@@ -1,4 +1,4 @@
-"""Connector settings from the environment: GRIDOS_MQTT_* and GRIDOS_MODBUS_*. Both are off by default."""
+"""Connector settings from the environment: GRIDOS_MQTT_*, GRIDOS_MODBUS_*, GRIDOS_IEC104_* and GRIDOS_OPCUA_*. All are off by default."""
 
 from __future__ import annotations
 
@@ -86,4 +86,56 @@ class ModbusSettings(BaseSettings):
     def _check(self) -> ModbusSettings:
         if self.enabled and self.register_map is None:
             raise ValueError("GRIDOS_MODBUS_ENABLED needs GRIDOS_MODBUS_REGISTER_MAP (a YAML file)")
+        return self
+
+
+class Iec104Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDOS_IEC104_", extra="ignore")
+
+    enabled: bool = False
+    point_map: Path | None = Field(
+        default=None, description="YAML file: RTU links, their addresses and point maps (IOA -> measurement)"
+    )
+    leader_check_seconds: float = Field(
+        default=5.0, gt=0, description="how often a standby replica tries to take the IEC 104 lock"
+    )
+    max_batch_samples: int = Field(default=5000, ge=1, description="received values committed at once")
+    max_pending_samples: int = Field(
+        default=1_000_000,
+        ge=1000,
+        description="values held in memory while the database is unavailable; beyond, the oldest are dropped",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Iec104Settings:
+        if self.enabled and self.point_map is None:
+            raise ValueError("GRIDOS_IEC104_ENABLED needs GRIDOS_IEC104_POINT_MAP (a YAML file)")
+        return self
+
+
+class OpcUaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDOS_OPCUA_", extra="ignore")
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", description="address the OPC UA server listens on")
+    port: int = Field(default=4840, ge=1, le=65535)
+    pki_dir: Path = Field(
+        default=Path("gridos-opcua"),
+        description="where the server certificate and key are generated at first start (when not given)",
+    )
+    cert_file: Path | None = Field(default=None, description="server certificate (DER or PEM)")
+    key_file: Path | None = Field(default=None, description="its private key (PEM)")
+    allow_anonymous: bool = Field(default=False, description="accept sessions without a user token")
+    trusted_clients_dir: Path | None = Field(
+        default=None,
+        description="folder of trusted client application certificates (DER or PEM); unset = any valid one",
+    )
+    publish_interval_seconds: float = Field(
+        default=1.0, gt=0, description="how often live values and alarms are refreshed from the database"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> OpcUaSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("GRIDOS_OPCUA_CERT_FILE and GRIDOS_OPCUA_KEY_FILE go together")
         return self

@@ -1,5 +1,5 @@
-"""The demo's field-protocol paths: the simulated fleet publishing over MQTT and one site served as
-Modbus TCP devices that GridOS polls. `prepare()` returns the GRIDOS_* settings GridOS needs to consume
+"""The demo's field-protocol paths: the simulated fleet publishing over MQTT, one site served as Modbus
+TCP devices that GridOS polls and one as an IEC 60870-5-104 outstation (RTU) GridOS connects to. `prepare()` returns the GRIDOS_* settings GridOS needs to consume
 them and the outputs object the fleet simulator sends its readings through."""
 
 from __future__ import annotations
@@ -11,13 +11,16 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from gridos.ingest.iec104map import parse_point_map
 from gridos.ingest.registermap import parse_register_map
 from gridos.simulator.fleet import FleetSimulator
+from gridos.simulator.iec104 import FleetOutstationWriter, Iec104Outstation, fleet_point_map
 from gridos.simulator.modbus import FleetRegisterWriter, ModbusTcpSimulator, fleet_register_map
 from gridos.simulator.mqtt import MqttFleetPublisher, parse_address
 from gridos.telemetry.catalogue import build_catalogue
 
 MODBUS_SITE = "east"
+IEC104_SITE = "south"
 
 
 @dataclass
@@ -28,6 +31,8 @@ class ProtocolOutputs:
     mqtt: MqttFleetPublisher | None = None
     modbus: FleetRegisterWriter | None = None
     modbus_server: ModbusTcpSimulator | None = None
+    iec104: FleetOutstationWriter | None = None
+    iec104_outstation: Iec104Outstation | None = None
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tmpdir: tempfile.TemporaryDirectory[str] | None = None
@@ -36,6 +41,9 @@ class ProtocolOutputs:
         if self.modbus is not None:
             self.modbus.write(batch)
             batch = [i for i in batch if i["device_id"] not in self.modbus.by_id]
+        if self.iec104 is not None:
+            self.iec104.write(batch)
+            batch = [i for i in batch if i["device_id"] not in self.iec104.by_device]
         if self.mqtt is not None:
             self.mqtt.publish(batch)
             return []
@@ -52,15 +60,34 @@ class ProtocolOutputs:
             self.mqtt.close()
         if self.modbus_server:
             self.modbus_server.stop()
+        if self.iec104_outstation:
+            self.iec104_outstation.close()
         if self.tmpdir is not None:
             self.tmpdir.cleanup()
 
 
+def _workdir(out: ProtocolOutputs, directory: Path | None) -> Path:
+    """Where the generated maps are written: the caller's directory (the demo: its data directory, files
+    replaced on every run), else one temporary directory removed again by close()."""
+    if directory is None:
+        if out.tmpdir is None:
+            out.tmpdir = tempfile.TemporaryDirectory(prefix="gridos-demo-")
+        directory = Path(out.tmpdir.name)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
 def prepare(
-    mqtt_broker: str | None, modbus_port: int | None, interval: float, workdir: Path | None = None
+    mqtt_broker: str | None,
+    modbus_port: int | None,
+    interval: float,
+    workdir: Path | None = None,
+    iec104_port: int | None = None,
 ) -> ProtocolOutputs:
-    """Raises ValueError (bad broker address) or OSError (Modbus port taken) with a one-line message."""
+    """Raises ValueError (bad broker address) or OSError (Modbus or IEC 104 port taken) with a one-line
+    message."""
     out = ProtocolOutputs()
+    directory = workdir
     if mqtt_broker:
         host, port = parse_address(mqtt_broker)
         out.env |= {"GRIDOS_MQTT_ENABLED": "true", "GRIDOS_MQTT_HOST": host, "GRIDOS_MQTT_PORT": str(port)}
@@ -75,13 +102,7 @@ def prepare(
             server.start()
         except RuntimeError as exc:
             raise OSError(f"cannot serve Modbus TCP on 127.0.0.1:{modbus_port}: {exc}") from None
-        # Written where the caller says (the demo: its data directory, replaced on every run); a temporary
-        # directory only for callers without one, removed again by close().
-        if workdir is None:
-            out.tmpdir = tempfile.TemporaryDirectory(prefix="gridos-demo-")
-            workdir = Path(out.tmpdir.name)
-        workdir.mkdir(parents=True, exist_ok=True)
-        path = workdir / "demo-modbus-registers.yaml"
+        path = _workdir(out, directory) / "demo-modbus-registers.yaml"
         with path.open("w") as f:
             YAML().dump(doc, f)
         out.modbus_server = server
@@ -90,5 +111,24 @@ def prepare(
         out.notes.append(
             f"site '{MODBUS_SITE}' ({len(devices)} devices) served as Modbus TCP on 127.0.0.1:{modbus_port}, "
             f"polled by GridOS (register map {path})"
+        )
+    if iec104_port:
+        sample = [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{IEC104_SITE}/")]
+        doc = fleet_point_map(sample, "127.0.0.1", iec104_port, name=f"{IEC104_SITE}-rtu")
+        (link,) = parse_point_map(doc, build_catalogue())
+        outstation = Iec104Outstation(link)
+        try:
+            outstation.start()
+        except RuntimeError as exc:
+            raise OSError(f"cannot serve IEC 104 on 127.0.0.1:{iec104_port}: {exc}") from None
+        path = _workdir(out, directory) / "demo-iec104-points.yaml"
+        with path.open("w") as f:
+            YAML().dump(doc, f)
+        out.iec104_outstation = outstation
+        out.iec104 = FleetOutstationWriter([outstation])
+        out.env |= {"GRIDOS_IEC104_ENABLED": "true", "GRIDOS_IEC104_POINT_MAP": str(path)}
+        out.notes.append(
+            f"site '{IEC104_SITE}' ({len(link.device_ids)} devices, {len(link.points)} points) served as an "
+            f"IEC 60870-5-104 outstation on 127.0.0.1:{iec104_port} (point map {path})"
         )
     return out

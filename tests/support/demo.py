@@ -1,0 +1,56 @@
+"""`gridos demo` as a real process on a free port with a SQLite file, for the demo tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.postgres import free_port
+
+
+@contextmanager
+def running_demo(tmp_path: Path, *args: str) -> Iterator[tuple[str, str, Path]]:
+    """Yields (url, admin token, log path) once the demo has printed its banner; stops it afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
+    env["GRIDOS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gridos", "demo", "--port", str(port), "--interval", "0.5", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "admin token:" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        match = re.search(r"admin token: (\S+)", log.read_text())
+        assert match, log.read_text()[-2000:]
+        yield f"http://127.0.0.1:{port}", match.group(1), log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def ingested(url: str, source: str) -> float:
+    """gridos_samples_ingested_total{source=...} of a running GridOS; 0 when unreachable."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return 0.0
+    m = re.search(rf'gridos_samples_ingested_total\{{source="{source}"\}} (\S+)', text)
+    return float(m.group(1)) if m else 0.0
