@@ -50,10 +50,13 @@ class ProtocolOutputs:
         return batch
 
     def prime(self, batch: list[dict[str, Any]]) -> None:
-        """Fill the Modbus registers before GridOS first polls them: a poll of never-written registers
-        would read (and store) zeros as good values."""
+        """Fill the Modbus registers and the RTU's points before GridOS first reads them: a poll of
+        never-written registers, or a general interrogation of never-set points, would store zeros as good
+        values."""
         if self.modbus is not None:
             self.modbus.write(batch)
+        if self.iec104 is not None:
+            self.iec104.write(batch)
 
     def close(self) -> None:
         if self.mqtt:
