@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,6 +22,7 @@ from gridos.db.migrate import upgrade
 from gridos.devices.service import DeviceRegistry
 from gridos.devices.views import router as devices_router
 from gridos.health.service import HealthChecker
+from gridos.health.views import authenticated
 from gridos.health.views import router as health_router
 from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.observability.metrics import Metrics
@@ -95,14 +96,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ingest.install(app)
 
     setup_tracing(app, settings)
+    _document_ingest_body(app, telemetry)
+
+    anonymous_view = metrics.without_sites()
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        """Service metrics for anyone who can reach the port; the per-site series (site names, device
+        counts, voltage envelopes) only for a caller with a valid API credential (docs/contract.md)."""
         stats = pool_stats(engine)
         metrics.db_pool_size.set(stats["size"])
         metrics.db_pool_checked_out.set(stats["checked_out"])
         metrics.db_pool_overflow.set(stats["overflow"])
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        source = metrics.registry if authenticated(request) else anonymous_view
+        return Response(generate_latest(source), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -150,3 +157,22 @@ async def _refresh_gauges(app: FastAPI) -> None:
                     metrics.site_measurement.labels(
                         site=site["site"], measurement=measurement, stat=stat
                     ).set(value)
+
+
+def _document_ingest_body(app: FastAPI, telemetry: TelemetryService) -> None:
+    """The ingest route reads its body itself (one object, an array or NDJSON, parsed off the event loop),
+    so FastAPI cannot describe it: add the SampleIn schema, built from the same catalogue-derived model
+    that validates the body, to the generated components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        model_schema = telemetry.sample_model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(model_schema.pop("$defs", {}))
+        components["SampleIn"] = model_schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridos.telemetry.schemas import DeviceId
 
@@ -20,7 +20,10 @@ class DeviceType(StrEnum):
     generator = "generator"
 
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Ratings are scaled into alarm limits (x1.2 and more): bounded so that no rating overflows to infinity.
+MAX_RATING = 1e9
+Positive = Annotated[float, Field(gt=0, le=MAX_RATING, allow_inf_nan=False)]
+Interval = Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)]
 SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -34,7 +37,7 @@ class DeviceFields(BaseModel):
     rated_current: Positive | None = Field(default=None, description="A")
     nominal_frequency: Literal[50, 60] | None = Field(default=None, description="Hz")
     rated_power: Positive | None = Field(default=None, description="kVA")
-    expected_interval_s: Positive = Field(default=10.0, description="seconds between samples")
+    expected_interval_s: Interval = Field(default=10.0, description="seconds between samples")
     tags: dict[str, str] = Field(default_factory=dict)
 
 
@@ -52,8 +55,17 @@ class DevicePatch(BaseModel):
     rated_current: Positive | None = None
     nominal_frequency: Literal[50, 60] | None = None
     rated_power: Positive | None = None
-    expected_interval_s: Positive | None = None
+    expected_interval_s: Interval | None = None
     tags: dict[str, str] | None = None
+
+    @field_validator("type", "site", "expected_interval_s", "tags", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # null means "remove" for an optional rating; a device cannot be without a type, site, interval
+        # or tag map, so an explicit null there is an error named after its field (not a failed write).
+        if value is None:
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
 
 
 class Device(DeviceFields):

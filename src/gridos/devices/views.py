@@ -11,7 +11,7 @@ from gridos.deps import registry, telemetry
 from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DeviceLatest, DevicePatch, DeviceType
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput
-from gridos.http import api_router
+from gridos.http import Offset, api_router
 from gridos.security import ADMIN, READ, require
 from gridos.telemetry.service import TelemetryService
 
@@ -25,7 +25,7 @@ def list_devices(
     site: str | None = None,
     type: DeviceType | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     items, total = reg.list(site, type.value if type else None, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
