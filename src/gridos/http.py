@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from pydantic import AfterValidator
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gridos.errors import GridosError, PayloadTooLarge
@@ -78,12 +79,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's headers (Allow on 405) are part of the answer.
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed(request)
         return problem(
             exc.status_code,
             _TITLES.get(exc.status_code, "Error"),
             str(exc.detail),
             request.url.path,
-            _close_if_unread(request, dict(exc.headers or {})),
+            _close_if_unread(request, headers),
         )
 
     @app.exception_handler(DBAPIError)
@@ -112,6 +116,17 @@ _TITLES = {
     415: "Unsupported media type",
 }
 _BODY_UNREAD = "gridos.body_unread"
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route accepts on this path: Starlette names only the first matching route's
+    (GET and POST on /api/v1/scada/data are two routes)."""
+    allowed = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def _close_if_unread(request: Request, headers: dict[str, str]) -> dict[str, str]:
