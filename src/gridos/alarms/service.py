@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -63,6 +63,7 @@ from gridos.observability.metrics import Metrics
 
 log = logging.getLogger("gridos.alarms")
 
+_T = TypeVar("_T")
 COMM = "communication"
 Key = tuple[str, str, Condition]
 Series = tuple[str, str]
@@ -444,7 +445,44 @@ class AlarmService:
                 return True
         return False
 
+    def refresh(self, device_ids: Iterable[str]) -> int:
+        """Bring the cached alarm points of these devices up to what the database holds. The cache decides
+        which samples may skip the database; another replica may have changed a point since this one last
+        synced (its notification can arrive after the next sample does), and a stale cache would skip the
+        sample that raises or clears it. One indexed read of (key, version) per batch; full rows only for
+        points that changed. Returns how many points were refreshed."""
+        ids = sorted(set(device_ids))
+        stale: list[Key] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                for d, m, c, version in conn.execute(
+                    select(
+                        alarms.c.device_id, alarms.c.measurement, alarms.c.condition, alarms.c.version
+                    ).where(alarms.c.device_id.in_(chunk))
+                ):
+                    cached = self._records.get((d, m, Condition(c)))
+                    if cached is None or cached.version < version:
+                        stale.append((d, m, Condition(c)))
+            if not stale:
+                return 0
+            fresh = []
+            for series_chunk in _chunks(sorted({(d, m) for d, m, _ in stale}), 200):
+                cond = or_(
+                    *(and_(alarms.c.device_id == d, alarms.c.measurement == m) for d, m in series_chunk)
+                )
+                fresh += [record_from_row(r) for r in conn.execute(select(alarms).where(cond)).all()]
+        with self._lock:
+            for rec in fresh:
+                key = (rec.device_id, rec.measurement, rec.condition)
+                cached = self._records.get(key)
+                if cached is None or cached.version < rec.version:
+                    self._records[key] = rec
+                    self._guard_generation += 1
+                    self._guards.pop((rec.device_id, rec.measurement), None)
+        return len(stale)
+
     def _observe(self, rows: Sequence[tuple[str, str, int, float, int, int]]) -> None:
+        self.refresh({row[0] for row in rows})
         now = now_us()
         guards = self._guards
         records = self._records
@@ -1194,7 +1232,7 @@ class AlarmService:
         return {"device_id": device_id, "measurements": out}
 
 
-def _chunks(items: list[Series], size: int) -> Iterable[list[Series]]:
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
