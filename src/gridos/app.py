@@ -173,6 +173,46 @@ def _document_ingest_body(app: FastAPI, telemetry: TelemetryService) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(model_schema.pop("$defs", {}))
         components["SampleIn"] = model_schema
+        _document_problems(schema)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` names each offending field or item",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Every error of the API is application/problem+json (gridos.http): say so in the contract, instead
+    of FastAPI's default 422 body that this API never sends."""
+    schema["components"]["schemas"]["Problem"] = PROBLEM_SCHEMA
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if "/health" in path:
+                # Probes answer JSON with the failing check, never a problem document.
+                responses["503"] = {
+                    "description": "not ready / unhealthy",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+                continue
+            if path.startswith("/api/"):
+                responses["4XX"] = {"description": "Refused: see the problem's detail", "content": content}
+            responses["5XX"] = {"description": "Server or dependency failure", "content": content}

@@ -48,7 +48,12 @@ def get_device(device_id: str, reg: Registry) -> Device:
     return reg.get(device_id)
 
 
-@router.put("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ADMIN))])
+@router.put(
+    "/{device_id:path}",
+    response_model=Device,
+    responses={201: {"model": Device, "description": "Created"}},
+    dependencies=[Depends(require(ADMIN))],
+)
 def put_device(device_id: str, spec: DeviceFields, reg: Registry, response: Response) -> Device:
     try:
         DeviceCreate.model_validate(spec.model_dump() | {"id": device_id})
