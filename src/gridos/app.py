@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -46,6 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run in worker threads, each holding a pooled connection while it works. More
+        # threads than pooled connections only queue on the pool (and every connection beyond the pool
+        # size is opened and closed per request): under 128 connections that halved throughput. So the
+        # thread pool is the connection pool's size (docs/benchmarks.md, read API under load).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.migrate_on_start:
             await run_in_threadpool(upgrade, engine)
         tasks = [

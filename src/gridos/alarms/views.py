@@ -27,7 +27,7 @@ rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
 KEEPALIVE_SECONDS = 15.0
 
 
-def alarms_service(request: Request) -> AlarmService:
+async def alarms_service(request: Request) -> AlarmService:
     return request.app.state.alarms
 
 
