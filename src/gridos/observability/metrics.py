@@ -163,7 +163,7 @@ class Metrics:
         )
 
     def without_sites(self) -> _WithoutLabel:
-        """The registry minus every series labelled with a site: what an anonymous scrape gets."""
+        """The registry minus every sample labelled with a site: what an anonymous scrape gets."""
         return _WithoutLabel(self.registry, "site")
 
 
@@ -178,3 +178,9 @@ class _WithoutLabel:
         for metric in self.registry.collect():
             if not any(self.label in sample.labels for sample in metric.samples):
                 yield metric
+                continue
+            # The family stays declared (# HELP/# TYPE: the set of metric names does not depend on who
+            # asks, which gridctl's manifest checks rely on); only its labelled samples are left out.
+            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            kept.samples = [s for s in metric.samples if self.label not in s.labels]
+            yield kept
