@@ -16,12 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gridos.errors import GridosError, PayloadTooLarge
+from gridos.errors import GridosError, InvalidInput, PayloadTooLarge
 from gridos.observability.logging import request_id_var
 from gridos.observability.metrics import Metrics
 
@@ -92,6 +92,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, DataError) and "NUL" in str(exc.orig):
+            # A body string with a NUL character (PostgreSQL refuses them; parameters are checked earlier).
+            return problem(
+                422,
+                "Invalid input",
+                "text values may not contain NUL characters",
+                request.url.path,
+                errors=[{"field": None, "message": "NUL character"}],
+            )
         # A dependency failure: nothing was acknowledged, the client should retry later.
         if not exc.connection_invalidated and not isinstance(exc, OperationalError):
             return await _unexpected(request, exc)
@@ -146,6 +155,19 @@ def body_limit(setting: str) -> dict[str, Any]:
     return {"x-max-body-bytes-setting": setting}
 
 
+def _refuse_nul(request: Request) -> None:
+    """PostgreSQL cannot store or compare text with NUL characters (SQLite can): refuse them in every
+    query and path parameter, the same on both backends, rather than fail in the driver."""
+    params = [("query", k, v) for k, v in request.query_params.multi_items()]
+    params += [("path", k, str(v)) for k, v in request.path_params.items()]
+    for where, name, value in params:
+        if "\x00" in value:
+            raise InvalidInput(
+                f"{where} parameter {name!r} contains a NUL character",
+                errors=[{"field": name, "in": where, "message": "NUL character"}],
+            )
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, detail: str) -> None:
         super().__init__(413, detail)
@@ -162,6 +184,7 @@ class GuardedRoute(APIRoute):
         setting = (self.openapi_extra or {}).get("x-max-body-bytes-setting", "max_request_body_bytes")
 
         async def guarded(request: Request) -> Response:
+            _refuse_nul(request)
             if request.method not in _BODY_METHODS:
                 return await handler(request)
             from gridos.security import authenticate

@@ -210,3 +210,25 @@ def test_405_says_which_methods_are_allowed(api: TestClient) -> None:
     r = api.put("/api/v1/scada/data", json={})
     assert_problem(r, 405)
     assert r.headers["allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/alarms?site=north%00",
+        "/api/v1/devices?site=%00",
+        "/api/v1/scada/data?device_id=lab/meter-1%00",
+        "/api/v1/devices/lab%00meter",
+        "/api/v1/alarm-rules/effective/lab%00",
+    ],
+)
+def test_nul_in_a_parameter_is_422_on_both_backends(api: TestClient, path: str) -> None:
+    assert "NUL" in assert_problem(api.get(path), 422)["detail"]
+
+
+def test_nul_in_a_body_string_is_never_a_500(api: TestClient, database_url: str) -> None:
+    r = api.patch(f"/api/v1/devices/{DEVICE}", json={"name": "feeder\u0000one"})
+    if database_url.startswith("postgresql"):
+        assert_problem(r, 422)
+    else:
+        assert r.status_code == 200, r.text  # SQLite stores it as given
