@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI
+import anyio.to_thread
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -22,6 +23,7 @@ from gridos.db.migrate import upgrade
 from gridos.devices.service import DeviceRegistry
 from gridos.devices.views import router as devices_router
 from gridos.health.service import HealthChecker
+from gridos.health.views import authenticated
 from gridos.health.views import router as health_router
 from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.observability.metrics import Metrics
@@ -45,6 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync endpoints run in worker threads, each holding a pooled connection while it works. More
+        # threads than pooled connections only queue on the pool (and every connection beyond the pool
+        # size is opened and closed per request): under 128 connections that halved throughput. So the
+        # thread pool is the connection pool's size (docs/benchmarks.md, read API under load).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.migrate_on_start:
             await run_in_threadpool(upgrade, engine)
         tasks = [
@@ -101,14 +108,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     archive.install(app)
 
     setup_tracing(app, settings)
+    _document_ingest_body(app, telemetry)
+
+    anonymous_view = metrics.without_sites()
 
     @app.get("/metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        """Service metrics for anyone who can reach the port; the per-site series (site names, device
+        counts, voltage envelopes) only for a caller with a valid API credential (docs/contract.md)."""
         stats = pool_stats(engine)
         metrics.db_pool_size.set(stats["size"])
         metrics.db_pool_checked_out.set(stats["checked_out"])
         metrics.db_pool_overflow.set(stats["overflow"])
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        source = metrics.registry if authenticated(request) else anonymous_view
+        return Response(generate_latest(source), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
@@ -156,3 +169,62 @@ async def _refresh_gauges(app: FastAPI) -> None:
                     metrics.site_measurement.labels(
                         site=site["site"], measurement=measurement, stat=stat
                     ).set(value)
+
+
+def _document_ingest_body(app: FastAPI, telemetry: TelemetryService) -> None:
+    """The ingest route reads its body itself (one object, an array or NDJSON, parsed off the event loop),
+    so FastAPI cannot describe it: add the SampleIn schema, built from the same catalogue-derived model
+    that validates the body, to the generated components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        model_schema = telemetry.sample_model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(model_schema.pop("$defs", {}))
+        components["SampleIn"] = model_schema
+        _document_problems(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` names each offending field or item",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Every error of the API is application/problem+json (gridos.http): say so in the contract, instead
+    of FastAPI's default 422 body that this API never sends."""
+    schema["components"]["schemas"]["Problem"] = PROBLEM_SCHEMA
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            if "/health" in path:
+                # Probes answer JSON with the failing check, never a problem document.
+                responses["503"] = {
+                    "description": "not ready / unhealthy",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+                continue
+            if path.startswith("/api/"):
+                responses["4XX"] = {"description": "Refused: see the problem's detail", "content": content}
+            responses["5XX"] = {"description": "Server or dependency failure", "content": content}

@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     extra_measurements: str = Field(default="", description="extra catalogue entries: name:unit,...")
     unknown_device: UnknownDevicePolicy = UnknownDevicePolicy.reject
     max_batch_samples: int = Field(default=50_000, ge=1, description="samples per request before 413")
-    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="ingest request body limit")
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="body limit of every other API request"
+    )
     max_future_seconds: float = Field(default=300.0, ge=0)
     retention_days: int = Field(default=30, ge=1, description="raw samples; whole partitions are dropped")
     rollup_retention_days: int = Field(default=400, ge=1)

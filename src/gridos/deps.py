@@ -8,9 +8,10 @@ from gridos.devices.service import DeviceRegistry
 from gridos.telemetry.service import TelemetryService
 
 
-def telemetry(request: Request) -> TelemetryService:
+# async: pure lookups, so FastAPI runs them on the event loop instead of handing each one to a worker thread.
+async def telemetry(request: Request) -> TelemetryService:
     return request.app.state.telemetry
 
 
-def registry(request: Request) -> DeviceRegistry:
+async def registry(request: Request) -> DeviceRegistry:
     return request.app.state.registry

@@ -38,6 +38,11 @@ class PayloadTooLarge(GridosError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(GridosError):
+    status = 415
+    title = "Unsupported media type"
+
+
 class Unauthorized(GridosError):
     status = 401
     title = "Unauthorized"

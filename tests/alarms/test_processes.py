@@ -114,11 +114,13 @@ def test_state_and_audit_survive_a_crash(tmp_path: Path, pg_url: str) -> None:
         restarted.stop()
 
 
-def _excursions(t0: datetime, count: int) -> list[tuple[datetime, float]]:
+def _excursions(
+    t0: datetime, count: int, shape: tuple[float, ...] = (11000, 11000, 11800, 11800, 11800, 11000, 11000)
+) -> list[tuple[datetime, float]]:
     samples = []
     t = t0
     for _ in range(count):
-        for v in (11000, 11000, 11800, 11800, 11800, 11000, 11000):
+        for v in shape:
             t += timedelta(seconds=1)
             samples.append((t, float(v)))
     return samples
@@ -180,3 +182,26 @@ def test_two_replicas_one_alarm_per_excursion(tmp_path: Path, pg_url: str) -> No
             c.close()
         display.join(30)
         assert [d["id"] for _, _, d in streamed] == [e["id"] for e in events]
+
+
+def test_replicas_agree_on_every_excursion_whichever_takes_each_sample(tmp_path: Path, pg_url: str) -> None:
+    """Issue 16, item 5: one device's samples alternate between two replicas, each sent after the previous
+    one was acknowledged (a round-robin load balancer). Each replica's cache of the alarm state is then
+    always one sample behind; every one of the 20 excursions must still raise and clear exactly once."""
+    env = FAST | {"GRIDOS_DATABASE_URL": pg_url}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with launch(tmp_path / "a", env) as a, launch(tmp_path / "b", env) as b:
+        register(a)
+        clients = [a.client(a.ingest_token), b.client(b.ingest_token)]
+        # One sample above the limit per excursion: a replica that trusts a stale cache misses it.
+        samples = _excursions(datetime.now(UTC) - timedelta(minutes=10), 20, (11000, 11800, 11000))
+        for i, (ts, v) in enumerate(samples):
+            post(a, ts, v, clients[i % 2])
+        for c in clients:
+            c.close()
+        events = history(a)
+        activations = Counter((e["condition"], e["action"]) for e in events)
+        assert activations[("h", "activate")] == 20, events
+        assert activations[("h", "clear")] == 20, events
+        assert alarms(a) == alarms(b)

@@ -82,7 +82,7 @@ def test_demo_streams_over_mqtt_and_modbus(broker: MosquittoBroker, tmp_path: Pa
         east = httpx.get(f"{url}/api/v1/devices/east/tx-1/latest", headers=headers).json()["measurements"]
         assert east["voltage"]["quality"] == "good"
         assert 9_000 < east["voltage"]["value"] < 12_000  # float32 through Modbus registers, sensibly scaled
-        ready = httpx.get(f"{url}/health/ready").json()["checks"]
+        ready = httpx.get(f"{url}/health/ready", headers=headers).json()["checks"]  # details need a token
         assert ready["mqtt"]["connected"] is True
         assert ready["modbus"]["devices_failed"] == 0
         # The fleet is registered and its registers filled before the first poll: no warnings at start,

@@ -24,11 +24,11 @@ def test_health_endpoints(client: TestClient) -> None:
     assert ready["checks"]["database"]["schema_current"] is True
 
 
-def test_readiness_fails_when_schema_is_behind(make_settings) -> None:  # type: ignore[no-untyped-def]
+def test_readiness_fails_when_schema_is_behind(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
     app = create_app(make_settings())
-    with TestClient(app) as c:
+    with TestClient(app, headers=tokens.header("viewer")) as c:
         with app.state.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
         r = c.get("/health/ready")
@@ -41,12 +41,73 @@ def test_readiness_fails_when_schema_is_behind(make_settings) -> None:  # type: 
 def test_readiness_fails_when_database_is_unreachable(tokens: Tokens) -> None:
     from gridos.config import Settings
 
-    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", auto_migrate=False)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        auto_migrate=False,
+        api_tokens=f"viewer:{tokens.viewer}",
+    )
+    with TestClient(create_app(settings), headers=tokens.header("viewer")) as c:
         r = c.get("/health/ready")
         assert r.status_code == 503 and "error" in r.json()["checks"]["database"]
         assert c.get("/health").status_code == 503
         assert c.get("/health/live").status_code == 200
+        # Anyone may probe readiness, but only an authenticated caller learns where the database is.
+        for path in ("/health/ready", "/health", "/health/db", "/api/v1/health/db"):
+            for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+                r = c.get(path, headers=headers)
+                assert r.status_code == 503, path
+                assert "127.0.0.1" not in r.text and "error" not in r.text, (path, r.text)
+                assert r.json()["status"] in ("not_ready", "unhealthy")
+
+
+def test_anonymous_readiness_lists_no_endpoints(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    """Connector checks (MQTT broker, Modbus endpoints) stay behind authentication too."""
+    app = create_app(make_settings())
+    app.state.health.extra["modbus"] = lambda: {
+        "status": "healthy",
+        "endpoints": {"10.1.2.3:502": "up"},
+    }
+    with TestClient(app) as c:
+        anonymous = c.get("/health/ready")
+        assert anonymous.status_code == 200
+        body = anonymous.json()
+        assert body["status"] == "ready"
+        assert body["checks"]["modbus"] == {"status": "healthy"}
+        assert body["checks"]["database"] == {"status": "healthy"}
+        assert all(set(check) == {"status"} for check in body["checks"].values()), body
+        detailed = c.get("/health/ready", headers=tokens.header("ingest")).json()
+        assert detailed["checks"]["modbus"]["endpoints"] == {"10.1.2.3:502": "up"}
+        assert detailed["checks"]["database"]["schema_current"] is True
+
+
+def test_anonymous_metrics_name_no_sites(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(make_settings())
+    with TestClient(app, headers=tokens.header("admin")) as c:
+        c.put("/api/v1/devices/substation-zeta/m1", json={"type": "meter", "site": "substation-zeta"})
+        c.post(
+            "/api/v1/scada/data",
+            json={"device_id": "substation-zeta/m1", "voltage": 230},
+            headers=tokens.header("ingest"),
+        ).raise_for_status()
+        import asyncio
+
+        from gridos.app import _refresh_gauges
+
+        asyncio.run(_refresh_gauges(app))
+        full = c.get("/metrics")
+        anonymous = c.get("/metrics", headers={"Authorization": ""})
+        wrong = c.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert 'site="substation-zeta"' in full.text
+    for r in (anonymous, wrong):
+        assert r.status_code == 200
+        assert "substation-zeta" not in r.text
+        names = {f.name for f in text_string_to_metric_families(r.text)}
+        # Everything the SLO rules and the canary gate need stays public.
+        assert {"http_requests", "http_request_duration_seconds", "gridos_db_up"} <= names
+        families = {f.name: f for f in text_string_to_metric_families(r.text)}
+        # Declared (the set of names does not depend on who asks), but without a single sample.
+        assert families["gridos_devices"].samples == []
+        assert families["gridos_site_measurement"].samples == []
 
 
 def test_metrics_contract(client: TestClient) -> None:

@@ -21,8 +21,13 @@ from gridos.telemetry.catalogue import CORE_MEASUREMENTS
 from gridos.telemetry.schemas import DeviceId
 
 LimitName = Literal["hh", "h", "l", "ll"]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+# Sane bounds, not just finite ones: a value is later scaled to microseconds and compared with samples, and
+# one absurd rule (off_delay_s: 1e303 -> round(inf)) must be refused where it is entered, API or YAML.
+MAX_LIMIT = 1e12  # above any voltage, current or power a grid carries, in any unit of the catalogue
+MAX_DELAY_S = 7 * 86400.0  # a week: longer delays mean "never", which is enabled: false
+Finite = Annotated[float, Field(ge=-MAX_LIMIT, le=MAX_LIMIT, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_LIMIT, allow_inf_nan=False)]
+Delay = Annotated[float, Field(ge=0, le=MAX_DELAY_S, allow_inf_nan=False)]
 
 
 class LimitIn(BaseModel):
@@ -37,9 +42,9 @@ class RuleFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limits: dict[LimitName, LimitIn] = Field(description="any of hh, h, l, ll")
-    on_delay_s: NonNegative = Field(default=0.0, description="limit must be exceeded this long to alarm")
-    off_delay_s: NonNegative = Field(default=0.0, description="must be back this long to clear")
-    realarm_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    on_delay_s: Delay = Field(default=0.0, description="limit must be exceeded this long to alarm")
+    off_delay_s: Delay = Field(default=0.0, description="must be back this long to clear")
+    realarm_s: Annotated[float, Field(gt=0, le=MAX_DELAY_S, allow_inf_nan=False)] | None = Field(
         default=None, description="re-annunciate an acknowledged alarm still active after this long"
     )
     latching: bool = Field(default=False, description="stay in alarm after return until acknowledged")

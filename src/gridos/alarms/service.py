@@ -14,18 +14,20 @@ cache through `sync()`, which also feeds their transitions to this process's SSE
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, update
 
 from gridos.alarms import model
@@ -44,6 +46,8 @@ from gridos.alarms.model import (
     Transition,
 )
 from gridos.alarms.rules import (
+    MAX_DELAY_S,
+    MAX_LIMIT,
     DeviceInfo,
     Rule,
     RuleCreate,
@@ -59,6 +63,7 @@ from gridos.observability.metrics import Metrics
 
 log = logging.getLogger("gridos.alarms")
 
+_T = TypeVar("_T")
 COMM = "communication"
 Key = tuple[str, str, Condition]
 Series = tuple[str, str]
@@ -223,6 +228,22 @@ class Workspace:
             )
         return rec
 
+    @contextlib.contextmanager
+    def isolated(self, series: Series) -> Iterator[list[bool]]:
+        """Apply changes to one series; if they raise, put its alarm points back as they were and drop
+        its transitions. Yields a list that is truthy when the changes were kept."""
+        saved = {k: r.copy() for k, r in self.records.items() if k[:2] == series}
+        mark = len(self.transitions)
+        ok = [True]
+        try:
+            yield ok
+        except Exception:
+            ok.clear()
+            del self.transitions[mark:]
+            for key in [k for k in self.records if k[:2] == series]:
+                del self.records[key]
+            self.records.update(saved)
+
     def emit(self, rec: AlarmRecord, transitions: Iterable[Transition]) -> None:
         key = (rec.device_id, rec.measurement, rec.condition)
         self.transitions.extend((key, t) for t in transitions)
@@ -361,11 +382,17 @@ class AlarmService:
         if specs is not None:
             return specs
         rule = self._rules.get(series)
-        if rule is not None:
-            specs = rule_specs(rule)
-        else:
-            info = self.device(device_id)
-            specs = default_specs(info, measurement) if info else ()
+        try:
+            if rule is not None:
+                specs = rule_specs(rule)
+            else:
+                info = self.device(device_id)
+                specs = default_specs(info, measurement) if info else ()
+        except Exception:
+            # A rule stored before its ranges were validated (off_delay_s: 1e303 -> round(inf)): this
+            # series has no limits until the rule is fixed; every other series is evaluated as usual.
+            self._failed(series, "its alarm rule cannot be evaluated; fix or delete it")
+            specs = ()
         with self._lock:
             self._specs[series] = specs
         return specs
@@ -384,6 +411,14 @@ class AlarmService:
             self.metrics.alarm_errors.inc()
             log.exception("alarm evaluation failed")
 
+    def _failed(self, series: Series, what: str) -> None:
+        self.errors += 1
+        self.metrics.alarm_errors.inc()
+        log.exception(
+            "alarm evaluation failed for one series",
+            extra={"device_id": series[0], "measurement": series[1], "error": what},
+        )
+
     def _guard(self, series: Series) -> tuple[float, float]:
         generation = self._guard_generation
         lo, hi = -math.inf, math.inf
@@ -400,7 +435,54 @@ class AlarmService:
             self._guards[series] = (lo, hi)
         return lo, hi
 
+    def _may_change(self, series: Series, value: float, now: int) -> bool:
+        for spec in self.specs(*series):
+            rec = self._records.get((series[0], series[1], spec.condition))
+            if rec is None:
+                if spec.exceeds(value):
+                    return True
+            elif not model.idle(rec, spec, value, now):
+                return True
+        return False
+
+    def refresh(self, device_ids: Iterable[str]) -> int:
+        """Bring the cached alarm points of these devices up to what the database holds. The cache decides
+        which samples may skip the database; another replica may have changed a point since this one last
+        synced (its notification can arrive after the next sample does), and a stale cache would skip the
+        sample that raises or clears it. One indexed read of (key, version) per batch; full rows only for
+        points that changed. Returns how many points were refreshed."""
+        ids = sorted(set(device_ids))
+        stale: list[Key] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(ids, 500):
+                for d, m, c, version in conn.execute(
+                    select(
+                        alarms.c.device_id, alarms.c.measurement, alarms.c.condition, alarms.c.version
+                    ).where(alarms.c.device_id.in_(chunk))
+                ):
+                    cached = self._records.get((d, m, Condition(c)))
+                    if cached is None or cached.version < version:
+                        stale.append((d, m, Condition(c)))
+            if not stale:
+                return 0
+            fresh = []
+            for series_chunk in _chunks(sorted({(d, m) for d, m, _ in stale}), 200):
+                cond = or_(
+                    *(and_(alarms.c.device_id == d, alarms.c.measurement == m) for d, m in series_chunk)
+                )
+                fresh += [record_from_row(r) for r in conn.execute(select(alarms).where(cond)).all()]
+        with self._lock:
+            for rec in fresh:
+                key = (rec.device_id, rec.measurement, rec.condition)
+                cached = self._records.get(key)
+                if cached is None or cached.version < rec.version:
+                    self._records[key] = rec
+                    self._guard_generation += 1
+                    self._guards.pop((rec.device_id, rec.measurement), None)
+        return len(stale)
+
     def _observe(self, rows: Sequence[tuple[str, str, int, float, int, int]]) -> None:
+        self.refresh({row[0] for row in rows})
         now = now_us()
         guards = self._guards
         records = self._records
@@ -416,15 +498,11 @@ class AlarmService:
                 band = self._guard(series)
             if band[0] <= value <= band[1] or series in candidates:
                 continue
-            for spec in self.specs(device_id, measurement):
-                rec = records.get((device_id, measurement, spec.condition))
-                if rec is None:
-                    if spec.exceeds(value):
-                        candidates.add(series)
-                        break
-                elif not model.idle(rec, spec, value, now):
+            try:
+                if self._may_change(series, value, now):
                     candidates.add(series)
-                    break
+            except Exception:
+                self._failed(series, "filter")
         comm_back = [
             d
             for d, received in last_received.items()
@@ -443,11 +521,15 @@ class AlarmService:
 
         def mutate(ws: Workspace) -> None:
             at = now_us()
-            for (device_id, measurement), samples in work.items():
-                for spec in self.specs(device_id, measurement):
-                    rec = ws.get(device_id, measurement, spec.condition)
-                    for ts, value, received in samples:
-                        ws.emit(rec, model.on_sample(rec, spec, value, ts, received, at, self.chatter))
+            for series, samples in work.items():
+                # Each series on its own: one that fails is rolled back and logged, the others commit.
+                with ws.isolated(series) as ok:
+                    for spec in self.specs(*series):
+                        rec = ws.get(series[0], series[1], spec.condition)
+                        for ts, value, received in samples:
+                            ws.emit(rec, model.on_sample(rec, spec, value, ts, received, at, self.chatter))
+                if not ok:
+                    self._failed(series, "evaluation")
             for device_id in comm_back:
                 rec = ws.get(device_id, COMM, Condition.comm)
                 if rec.condition_active and last_received[device_id] > (rec.activated_at_us or 0):
@@ -1153,7 +1235,7 @@ class AlarmService:
         return {"device_id": device_id, "measurements": out}
 
 
-def _chunks(items: list[Series], size: int) -> Iterable[list[Series]]:
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
@@ -1175,11 +1257,48 @@ def _rule_doc(spec: RuleFields) -> dict[str, Any]:
 
 
 def rule_from_row(row: Any) -> Rule:
-    m = dict(row._mapping)
-    return Rule.model_validate(
-        m
-        | {
-            "created_at": datetime.fromtimestamp(m["created_us"] / US, UTC),
-            "updated_at": datetime.fromtimestamp(m["updated_us"] / US, UTC),
+    m = dict(row._mapping) | {
+        "created_at": datetime.fromtimestamp(row.created_us / US, UTC),
+        "updated_at": datetime.fromtimestamp(row.updated_us / US, UTC),
+    }
+    try:
+        return Rule.model_validate(m)
+    except ValidationError as exc:
+        # Stored before its ranges were validated (issue 16: off_delay_s 1e303). Shown and evaluated as a
+        # disabled rule, so it silences only its own series and can still be read, fixed or deleted.
+        log.error(
+            "stored alarm rule is outside the valid ranges; treated as disabled until corrected",
+            extra={"rule_id": m.get("id"), "error": str(exc.errors()[0]["msg"])},
+        )
+        return _disabled(m, exc)
+
+
+def _clamp(value: Any, low: float, high: float) -> float:
+    number = float(value) if isinstance(value, int | float) else low
+    return min(max(number, low), high) if math.isfinite(number) else high
+
+
+def _disabled(m: dict[str, Any], exc: ValidationError) -> Rule:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    note = f"disabled: stored value out of range ({where}: {err['msg']})"[:500]
+    limits = {
+        name: {
+            "value": _clamp(limit.get("value"), -MAX_LIMIT, MAX_LIMIT),
+            "priority": limit.get("priority", "medium"),
+            "deadband": _clamp(limit.get("deadband", 0.0), 0.0, MAX_LIMIT),
         }
-    )
+        for name, limit in (m.get("limits") or {}).items()
+        if isinstance(limit, dict)
+    }
+    fixed = m | {
+        "on_delay_s": _clamp(m.get("on_delay_s"), 0.0, MAX_DELAY_S),
+        "off_delay_s": _clamp(m.get("off_delay_s"), 0.0, MAX_DELAY_S),
+        "realarm_s": _clamp(m["realarm_s"], 1.0, MAX_DELAY_S) if m.get("realarm_s") else None,
+        "enabled": False,
+        "description": note,
+    }
+    try:
+        return Rule.model_validate(fixed | {"limits": limits})
+    except ValidationError:
+        return Rule.model_validate(fixed | {"limits": {}})

@@ -18,7 +18,7 @@ from gridos.alarms.model import US, Priority, ShelveKind, State
 from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
 from gridos.alarms.service import AlarmService
 from gridos.errors import InvalidInput
-from gridos.http import api_router
+from gridos.http import MAX_ROW_ID, Offset, RowId, Time, api_router
 from gridos.identity.principal import Principal
 from gridos.security import ADMIN, ENGINEER, OPERATE, READ, require
 
@@ -27,7 +27,7 @@ rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
 KEEPALIVE_SECONDS = 15.0
 
 
-def alarms_service(request: Request) -> AlarmService:
+async def alarms_service(request: Request) -> AlarmService:
     return request.app.state.alarms
 
 
@@ -49,7 +49,10 @@ class ActionIn(BaseModel):
 class ShelveIn(ActionIn):
     kind: ShelveKind = ShelveKind.timed
     duration_s: float | None = Field(
-        default=None, gt=0, description="timed: required; one-shot: optional cap (default: the maximum)"
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="timed: required; one-shot: optional cap (default: the maximum)",
     )
 
 
@@ -73,7 +76,7 @@ def list_alarms(
     priority: Priority | None = None,
     state: State | None = Query(default=None, description="default: every state but normal"),
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Alarms not in normal state, by priority (critical first) then most recent activation first."""
     return svc.list_active(site, device_id, priority, state, limit, offset)
@@ -82,12 +85,15 @@ def list_alarms(
 @router.get("/history", dependencies=[Depends(require(READ))])
 def alarm_history(
     svc: Svc,
-    alarm_id: int | None = None,
+    alarm_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     device_id: str | None = None,
     site: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
-    before_id: Annotated[int | None, Query(description="page: next_before_id of the previous page")] = None,
+    from_: Annotated[datetime | None, Query(alias="from"), Time] = None,
+    to: Annotated[datetime | None, Time] = None,
+    before_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ROW_ID, description="page: next_before_id of the previous page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> dict[str, Any]:
     """Every transition, newest first: who, when, why (the audit trail of the lifecycle)."""
@@ -98,8 +104,10 @@ def alarm_history(
 def events(
     request: Request,
     device_id: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="default: 24 h before `to`")] = None,
-    to: Annotated[datetime | None, Query(description="default: now")] = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="default: 24 h before `to`"), Time
+    ] = None,
+    to: Annotated[datetime | None, Query(description="default: now"), Time] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> dict[str, Any]:
     """Events, not alarms: breaker opened/closed (and other boolean state changes), newest first, from the
@@ -139,7 +147,11 @@ async def stream(
     """Server-Sent Events: `transition` (with `id:`, resumable with Last-Event-ID), `flood`, and
     `overflow` when this client fell behind and should reload the list."""
     queue = svc.broadcaster.subscribe()
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    after = (
+        int(last_event_id) if last_event_id and last_event_id.isdigit() and len(last_event_id) <= 10 else None
+    )
+    if after is not None and after > MAX_ROW_ID:
+        after = None
 
     async def events() -> AsyncIterator[bytes]:
         try:
@@ -171,13 +183,13 @@ async def stream(
 
 
 @router.get("/{alarm_id}", dependencies=[Depends(require(READ))])
-def get_alarm(alarm_id: int, svc: Svc) -> dict[str, Any]:
+def get_alarm(alarm_id: RowId, svc: Svc) -> dict[str, Any]:
     return svc.get(alarm_id)
 
 
 @router.post("/{alarm_id}/ack")
 def ack(
-    alarm_id: int,
+    alarm_id: RowId,
     svc: Svc,
     who: Annotated[Principal, Depends(require(OPERATE))],
     body: ActionIn | None = None,
@@ -187,7 +199,7 @@ def ack(
 
 @router.post("/{alarm_id}/shelve")
 def shelve(
-    alarm_id: int, body: ShelveIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
+    alarm_id: RowId, body: ShelveIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
 ) -> dict[str, Any]:
     return svc.shelve(alarm_id, body.kind, body.duration_s, _actor(who), body.comment)
 
@@ -198,7 +210,7 @@ class CommentIn(ActionIn):
 
 @router.post("/{alarm_id}/comment")
 def comment(
-    alarm_id: int, body: CommentIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
+    alarm_id: RowId, body: CommentIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
 ) -> dict[str, Any]:
     """An operator's note on the alarm (any state); a `comment` entry in the history, nothing else changes."""
     return svc.comment(alarm_id, _actor(who), body.comment)
@@ -206,7 +218,7 @@ def comment(
 
 @router.post("/{alarm_id}/unshelve")
 def unshelve(
-    alarm_id: int,
+    alarm_id: RowId,
     svc: Svc,
     who: Annotated[Principal, Depends(require(OPERATE))],
     body: ActionIn | None = None,
@@ -216,7 +228,7 @@ def unshelve(
 
 def _admin_action(name: str, call: Any) -> None:
     def route(
-        alarm_id: int,
+        alarm_id: RowId,
         svc: Svc,
         who: Annotated[Principal, Depends(require(ADMIN))],
         body: ActionIn | None = None,
@@ -250,7 +262,9 @@ def create_rule(
 
 @rules_router.get("/audit", dependencies=[Depends(require(READ))])
 def rules_audit(
-    svc: Svc, rule_id: int | None = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 500
+    svc: Svc,
+    rule_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
 ) -> dict[str, Any]:
     """Every rule change (create, update, delete; API or rules file): who, when, before and after."""
     return {"items": svc.rule_audit(rule_id, limit)}
@@ -263,13 +277,13 @@ def effective(device_id: str, svc: Svc) -> dict[str, Any]:
 
 
 @rules_router.get("/{rule_id}", response_model=Rule, dependencies=[Depends(require(READ))])
-def get_rule(rule_id: int, svc: Svc) -> Rule:
+def get_rule(rule_id: RowId, svc: Svc) -> Rule:
     return svc.get_rule(rule_id)
 
 
 @rules_router.put("/{rule_id}", response_model=Rule)
 def put_rule(
-    rule_id: int,
+    rule_id: RowId,
     spec: RuleFields,
     svc: Svc,
     who: Annotated[Principal, Depends(require(ENGINEER))],
@@ -280,7 +294,7 @@ def put_rule(
 
 @rules_router.delete("/{rule_id}", status_code=204)
 def delete_rule(
-    rule_id: int,
+    rule_id: RowId,
     svc: Svc,
     who: Annotated[Principal, Depends(require(ENGINEER))],
     body: ChangeComment | None = None,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from gridos.telemetry.schemas import DeviceId
@@ -22,7 +22,10 @@ class DeviceType(StrEnum):
     generator = "generator"
 
 
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Ratings are scaled into alarm limits (x1.2 and more): bounded so that no rating overflows to infinity.
+MAX_RATING = 1e9
+Positive = Annotated[float, Field(gt=0, le=MAX_RATING, allow_inf_nan=False)]
+Interval = Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)]
 SITE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 _SITE = re.compile(SITE_PATTERN)
 
@@ -53,7 +56,7 @@ class DeviceFields(BaseModel):
     rated_current: Positive | None = Field(default=None, description="A")
     nominal_frequency: Literal[50, 60] | None = Field(default=None, description="Hz")
     rated_power: Positive | None = Field(default=None, description="kVA")
-    expected_interval_s: Positive = Field(default=10.0, description="seconds between samples")
+    expected_interval_s: Interval = Field(default=10.0, description="seconds between samples")
     tags: dict[str, str] = Field(default_factory=dict)
     upstream: list[DeviceId] = Field(
         default_factory=list,
@@ -78,9 +81,18 @@ class DevicePatch(BaseModel):
     rated_current: Positive | None = None
     nominal_frequency: Literal[50, 60] | None = None
     rated_power: Positive | None = None
-    expected_interval_s: Positive | None = None
+    expected_interval_s: Interval | None = None
     tags: dict[str, str] | None = None
     upstream: list[DeviceId] | None = Field(default=None, max_length=16, description="topology (see Device)")
+
+    @field_validator("type", "site", "expected_interval_s", "tags", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # null means "remove" for an optional rating; a device cannot be without a type, site, interval
+        # or tag map, so an explicit null there is an error named after its field (not a failed write).
+        if value is None:
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
 
 
 class Device(DeviceFields):

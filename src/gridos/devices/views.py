@@ -11,7 +11,7 @@ from gridos.deps import registry, telemetry
 from gridos.devices.schemas import Device, DeviceCreate, DeviceFields, DeviceLatest, DevicePatch, DeviceType
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput
-from gridos.http import api_router
+from gridos.http import Offset, api_router
 from gridos.security import ENGINEER, READ, require
 from gridos.telemetry.service import TelemetryService
 
@@ -25,7 +25,7 @@ def list_devices(
     site: str | None = None,
     type: DeviceType | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     items, total = reg.list(site, type.value if type else None, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
@@ -48,7 +48,12 @@ def get_device(device_id: str, reg: Registry) -> Device:
     return reg.get(device_id)
 
 
-@router.put("/{device_id:path}", response_model=Device, dependencies=[Depends(require(ENGINEER))])
+@router.put(
+    "/{device_id:path}",
+    response_model=Device,
+    responses={201: {"model": Device, "description": "Created"}},
+    dependencies=[Depends(require(ENGINEER))],
+)
 def put_device(device_id: str, spec: DeviceFields, reg: Registry, response: Response) -> Device:
     try:
         DeviceCreate.model_validate(spec.model_dump() | {"id": device_id})

@@ -5,6 +5,8 @@ Each app gets its own registry, so several apps in one process (tests) never col
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -14,6 +16,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
 
 # Fine steps around 250 ms so that a p95 gate at 250 ms is resolved by histogram_quantile.
 HTTP_BUCKETS = (
@@ -158,3 +161,26 @@ class Metrics:
             ["protocol", "state"],
             registry=r,
         )
+
+    def without_sites(self) -> _WithoutLabel:
+        """The registry minus every sample labelled with a site: what an anonymous scrape gets."""
+        return _WithoutLabel(self.registry, "site")
+
+
+class _WithoutLabel:
+    """A read-only view of a registry for generate_latest(), leaving out metrics that carry `label`."""
+
+    def __init__(self, registry: CollectorRegistry, label: str) -> None:
+        self.registry = registry
+        self.label = label
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            if not any(self.label in sample.labels for sample in metric.samples):
+                yield metric
+                continue
+            # The family stays declared (# HELP/# TYPE: the set of metric names does not depend on who
+            # asks, which gridctl's manifest checks rely on); only its labelled samples are left out.
+            kept = Metric(metric.name, metric.documentation, metric.type, metric.unit)
+            kept.samples = [s for s in metric.samples if self.label not in s.labels]
+            yield kept

@@ -4,11 +4,11 @@ extended catalogue is validated exactly like the core one."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -70,9 +70,26 @@ def build_sample_model(catalogue: dict[str, Measurement]) -> type[BaseModel]:
     )
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise DuplicateKey(dup)
+    return obj
+
+
+class DuplicateKey(ValueError):
+    pass
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def _loads(body: bytes, ndjson: bool) -> Any:
-    """Parse JSON strictly, but fall back to the stdlib parser (which knows NaN/Infinity) so that such
-    values are reported against the field that carries them rather than as a syntax error."""
+    """Parse JSON strictly: a key given twice in one object is an error (which value was meant is
+    unknowable), and so is nesting deeper than any sample can be. NaN/Infinity parse, so that such values
+    are reported against the field that carries them rather than as a syntax error."""
     if ndjson:
         items = []
         for lineno, line in enumerate(body.splitlines(), start=1):
@@ -84,14 +101,20 @@ def _loads(body: bytes, ndjson: bool) -> Any:
                 raise InvalidInput(f"line {lineno}: {exc.detail}", errors=[{"line": lineno}]) from None
         return items
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        import json
-
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise InvalidInput(f"body is not valid JSON: {exc}") from None
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"body is not UTF-8: {exc}") from None
+    try:
+        return _decoder.decode(text)
+    except DuplicateKey as exc:
+        raise InvalidInput(
+            f"key {exc.args[0]!r} appears twice in one object",
+            errors=[{"field": exc.args[0], "message": "duplicate key"}],
+        ) from None
+    except RecursionError:
+        raise InvalidInput("body is nested too deeply to be a sample or a batch of samples") from None
+    except ValueError as exc:
+        raise InvalidInput(f"body is not valid JSON: {exc}") from None
 
 
 @functools.cache

@@ -25,14 +25,17 @@ DAY_US = 86_400 * 1_000_000
 INVALID = 2
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # built once: these run once per point of every query
+
+
 def to_us(dt: datetime) -> int:
     """Exact integer microseconds (float timestamps would round)."""
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = dt - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_us(us: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+    return EPOCH + timedelta(microseconds=us)
 
 
 class SampleStore:
