@@ -134,15 +134,20 @@ def test_operator_signs_in_through_the_provider_acks_and_signs_out(
         assert "gridos_session" not in page.evaluate("document.cookie")
         assert not [u for u, h in sent if u.startswith(console.url) and "authorization" in h]
 
-        # Sign out: a signed-out page, the session is over, and writes are refused.
+        # Sign out: the session ends here, then at the provider (its confirmation page), and the provider
+        # sends the browser back to the console's signed-out page.
+        csrf = {"X-CSRF-Token": ack["x-csrf-token"]}
         page.click("#signout")
-        page.wait_for_selector("text=Signed out.", timeout=5_000)
-        assert page.locator("#oidc-signin").is_visible()
+        page.locator("button[name=logout][value=yes]").click(timeout=10_000)
+        page.locator("#oidc-signin").wait_for(timeout=10_000)
+        assert page.url.startswith(console.url + "/")
         assert page.locator("#signout").is_hidden() and page.locator("#user").inner_text() == ""
         assert "gridos_session" not in {c["name"] for c in context.cookies(console.url)}
         assert fetch_status(page, "GET", "/api/v1/me") == 401
-        csrf = {"X-CSRF-Token": ack["x-csrf-token"]}
         assert fetch_status(page, "POST", f"/api/v1/alarms/{alarm_id}/ack", csrf) == 401
+        # Signed out at the provider too: signing in again asks for the login form, not straight back in.
+        page.click("#oidc-signin")
+        page.wait_for_selector("input[name=login]", timeout=10_000)
         context.close()
         browser.close()
     assert not errors, errors

@@ -1,5 +1,5 @@
 // The operator console: state fed by one live stream, a router over #/ paths, the always-visible banner.
-import { api, ApiError, hasToken, LiveStream, setCsrf, setToken, takeTokenFromFragment } from "./api.js";
+import { api, ApiError, hasToken, LiveStream, logout, setCsrf, setToken, takeTokenFromFragment } from "./api.js";
 import { renderAlarms, updateAlarms } from "./alarms.js";
 import { renderDevice, updateDevice } from "./device.js";
 import { renderJournal } from "./journal.js";
@@ -286,10 +286,18 @@ function showSignIn(reason) {
 
 async function signOut() {
   stream.stop();
-  if (state.me?.auth === "session") await api("/auth/logout", { method: "POST" }).catch(() => {});
+  let provider = null;
+  let failed = null;
+  if (state.me?.auth === "session") {
+    // A 401 means the session had already ended (idle, expired): signed out all the same.
+    provider = await logout().catch((e) => { if (!(e instanceof ApiError && e.status === 401)) failed = e; return null; });
+  }
   setToken(null);
   setCsrf(null);
-  showSignIn("Signed out.");
+  showSignIn(failed ? `Sign-out failed: ${describeError(failed)}` : "Signed out.");
+  // Sign out at the provider too, else the next "Sign in" on this browser would let the same person
+  // straight back in without a password. The provider comes back to this page, signed out.
+  if (provider && !failed) location.assign(provider);
 }
 
 async function start() {
