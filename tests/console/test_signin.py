@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.console import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, post_samples, register
+from tests.support.console import ConsoleServer, post_samples, register
 from tests.support.oidc import running_oidc_provider
 from tests.support.servers import start_gridos
 
@@ -50,23 +50,20 @@ def fetch_status(page, method: str, path: str, headers: dict[str, str] | None = 
 
 
 def test_operator_signs_in_through_the_provider_acks_and_signs_out(
-    oidc_console: ConsoleServer, screenshots: Path
-) -> None:
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    browser, oidc_console: ConsoleServer, screenshots: Path
+) -> None:  # type: ignore[no-untyped-def]
     console = oidc_console
     register(console, [{"id": "west/probe-1", "type": "meter", "site": "west", "nominal_voltage": 400}])
     post_samples(console, {"device_id": "west/probe-1", "voltage": 430.0})  # 1.075 pu: H
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 860})
-        sent: list[tuple[str, dict[str, str]]] = []
-        context.on("request", lambda r: sent.append((r.url, r.headers)))
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    # The module's Chromium (tests/console/conftest.py), a fresh context: no cookie of another test.
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    sent: list[tuple[str, dict[str, str]]] = []
+    context.on("request", lambda r: sent.append((r.url, r.headers)))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
 
+    try:
         # Signed out: the console offers the organisation sign-in (OIDC is configured here).
         page.goto(console.url + "/")
         link = page.locator("#oidc-signin")
@@ -119,11 +116,19 @@ def test_operator_signs_in_through_the_provider_acks_and_signs_out(
         page.evaluate("location.hash = '#/journal'")
         page.fill("#journal-form input[name=device]", "west/probe-1")
         page.click("#journal-form button[type=submit]")
-        wait_js(page, "document.querySelector('#history tbody')?.textContent.includes('ack')")
-        who = {
-            r.locator("td").nth(5).inner_text(): r.locator("td.who").inner_text()
-            for r in page.locator("#history tbody tr").all()
-        }
+        # The search's answer, not the unfiltered list shown first (here it also holds west/probe-2).
+        wait_js(
+            page,
+            "(rows => rows.length > 0 && rows.every(r => r.textContent.includes('west/probe-1'))"
+            " && rows.some(r => r.children[5].textContent === 'ack'))"
+            "([...document.querySelectorAll('#history tbody tr')])",
+        )
+        who = dict(
+            page.evaluate(
+                "[...document.querySelectorAll('#history tbody tr')]"
+                ".map(r => [r.children[5].textContent, r.querySelector('td.who').textContent])"
+            )
+        )
         assert who["ack"] == "operator:ada@grid.example (ada)"
         page.screenshot(path=str(screenshots / "console-signed-in.png"))
 
@@ -148,6 +153,6 @@ def test_operator_signs_in_through_the_provider_acks_and_signs_out(
         # Signed out at the provider too: signing in again asks for the login form, not straight back in.
         page.click("#oidc-signin")
         page.wait_for_selector("input[name=login]", timeout=10_000)
+    finally:
         context.close()
-        browser.close()
     assert not errors, errors
