@@ -45,10 +45,14 @@ def test_sign_in_keeps_the_token_in_memory_only(page, console: ConsoleServer) ->
     open_console(page, console)
     assert "token" not in page.url
     assert page.evaluate("localStorage.length + sessionStorage.length") == 0
-    assert page.locator("#user").inner_text() == "Signed in as operator (operator)"
+    # A static GRIDOS_API_TOKENS token names no person: identity calls it "bootstrap token".
+    assert page.locator("#user").inner_text() == "Signed in as bootstrap token (operator)"
     # A wrong token: a sign-in form that says so, nothing stale on screen.
     page.goto(f"{console.url}/#token=wrong")
     page.wait_for_selector("text=That token was refused (401).", timeout=5_000)
+    # No OIDC configured here: no organisation sign-in link that would lead to a 404, only the token form.
+    assert page.locator("#oidc-signin").count() == 0
+    assert page.locator("label[for=token-input]").inner_text() == "API token"
     assert page.locator("body").get_attribute("class") == "disconnected"
 
 

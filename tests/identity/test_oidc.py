@@ -109,6 +109,8 @@ def test_sign_out_ends_the_session_and_the_cookie_is_worthless_after(
     out = app.post("/auth/logout", headers=csrf(app))
     assert out.status_code == 204
     assert out.headers["x-provider-logout"].startswith(f"{oidc.issuer}/session/end")
+    # ...and back to this site's root (the console) afterwards.
+    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2F" in out.headers["x-provider-logout"]
     assert app.get("/api/v1/me").status_code == 401
     app.cookies.set("gridos_session", cookie)  # a copy kept by someone: replayed after sign-out
     assert app.get("/api/v1/me").status_code == 401

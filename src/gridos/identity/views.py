@@ -52,6 +52,14 @@ def _callback_url(request: Request, svc: IdentityService) -> str:
     return svc.settings.oidc_redirect_url or str(request.url_for("oidc_callback"))
 
 
+def _home_url(request: Request, svc: IdentityService) -> str:
+    # Derived like the callback URL: from GRIDOS_OIDC_REDIRECT_URL when set (behind a proxy), else the request.
+    configured = svc.settings.oidc_redirect_url
+    if configured.endswith("/auth/callback"):
+        return configured.removesuffix("auth/callback")
+    return str(request.base_url)
+
+
 def _set_cookie(response: Response, svc: IdentityService, name: str, value: str, max_age: int) -> None:
     response.set_cookie(
         name,
@@ -173,7 +181,12 @@ def logout(
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=svc.settings.session_cookie_secure)
     end = svc.oidc.end_session_url() if svc.oidc else None
     if end:
-        query = urlencode({"client_id": svc.settings.oidc_client_id})
+        # The console visits this so that the person is signed out at the provider too (a shared control-room
+        # browser must not sign the previous person straight back in), and comes back to the console's
+        # signed-out page: the site root, registered with the provider as a post-logout redirect URI.
+        query = urlencode(
+            {"client_id": svc.settings.oidc_client_id, "post_logout_redirect_uri": _home_url(request, svc)}
+        )
         response.headers["X-Provider-Logout"] = f"{end}{'&' if '?' in end else '?'}{query}"
     return response
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.resources import files
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 router = APIRouter(include_in_schema=False)
@@ -23,9 +23,9 @@ def _page(name: str) -> str:
     return files("gridos.web").joinpath(f"static/{name}").read_text(encoding="utf-8")
 
 
-def _html(name: str) -> HTMLResponse:
+def _html(name: str, page: str | None = None) -> HTMLResponse:
     return HTMLResponse(
-        _page(name),
+        page if page is not None else _page(name),
         headers={
             "Cache-Control": "no-cache",
             "Content-Security-Policy": CSP,
@@ -36,8 +36,17 @@ def _html(name: str) -> HTMLResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def operator_console() -> HTMLResponse:
-    return _html("index.html")
+def operator_console(request: Request) -> HTMLResponse:
+    # The sign-in form offers "Sign in with your organisation account" only when /auth/login can work
+    # (OIDC configured); otherwise a token (the demo's #token= link, or an API key). A meta tag, not a
+    # request: the page knows before it asks /api/v1/me, and it holds no secret.
+    identity = getattr(request.app.state, "identity", None)
+    oidc = bool(identity is not None and identity.settings.oidc_enabled)
+    page = _page("index.html").replace(
+        '<meta name="gridos-signin" content="token">',
+        f'<meta name="gridos-signin" content="{"oidc" if oidc else "token"}">',
+    )
+    return _html("index.html", page)
 
 
 @router.get("/docs", response_class=HTMLResponse)

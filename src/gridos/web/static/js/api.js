@@ -46,6 +46,13 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+// Ends the cookie session; returns the provider's end-session URL (X-Provider-Logout) when it has one.
+export async function logout() {
+  const r = await fetch("/auth/logout", { method: "POST", headers: headers(), credentials: "same-origin" });
+  if (!r.ok) throw new ApiError(r.status, await r.json().catch(() => null), "/auth/logout");
+  return r.headers.get("X-Provider-Logout");
+}
+
 // Server-Sent Events over fetch: the same format and reconnection rules as EventSource (retry:, id:,
 // Last-Event-ID), but able to send the Authorization header. A cookie session works the same way.
 export class LiveStream {

@@ -1,5 +1,5 @@
 // The operator console: state fed by one live stream, a router over #/ paths, the always-visible banner.
-import { api, ApiError, hasToken, LiveStream, setCsrf, setToken, takeTokenFromFragment } from "./api.js";
+import { api, ApiError, hasToken, LiveStream, logout, setCsrf, setToken, takeTokenFromFragment } from "./api.js";
 import { renderAlarms, updateAlarms } from "./alarms.js";
 import { renderDevice, updateDevice } from "./device.js";
 import { renderJournal } from "./journal.js";
@@ -258,6 +258,9 @@ export function refreshView() {
 }
 
 // -- sign-in ------------------------------------------------------------------------------------------
+// Set by the server in the page (gridos.web.views): "oidc" when /auth/login is configured, else "token".
+const oidc = document.querySelector('meta[name="gridos-signin"]')?.content === "oidc";
+
 function showSignIn(reason) {
   stream.stop();
   state.me = null;
@@ -266,13 +269,16 @@ function showSignIn(reason) {
   state.connected = false;
   renderConnection();
   document.getElementById("user").textContent = "";
+  document.getElementById("signout").hidden = true;
   const input = el("input", { type: "password", id: "token-input", autocomplete: "off", required: true, "aria-describedby": "token-help" });
   main.replaceChildren(el("section", { class: "panel signin" },
     el("h1", { text: "Sign in" }),
     reason ? el("p", { class: "abn", role: "alert", text: reason }) : null,
-    el("p", {}, el("a", { href: "/auth/login?next=/", text: "Sign in with your organisation account" })),
+    // The organisation sign-in (OIDC, a session cookie) only where the server has it configured; the
+    // token form always (API keys, and the demo's #token= link lands here when its token is refused).
+    oidc ? el("p", {}, el("a", { class: "button primary", id: "oidc-signin", href: "/auth/login?next=/", text: "Sign in with your organisation account" })) : null,
     el("form", { onsubmit: (ev) => { ev.preventDefault(); setToken(input.value.trim()); start(); } },
-      el("label", { for: "token-input", text: "or an API token" }), input,
+      el("label", { for: "token-input", text: oidc ? "or an API token" : "API token" }), input,
       el("button", { class: "primary", type: "submit", text: "Use token" })),
     el("p", { id: "token-help", class: "muted", text: "The token stays in this page's memory only: reloading the page forgets it. `gridos demo` prints a link that carries it." }),
   ));
@@ -280,10 +286,18 @@ function showSignIn(reason) {
 
 async function signOut() {
   stream.stop();
-  if (state.me?.auth === "session") await api("/auth/logout", { method: "POST" }).catch(() => {});
+  let provider = null;
+  let failed = null;
+  if (state.me?.auth === "session") {
+    // A 401 means the session had already ended (idle, expired): signed out all the same.
+    provider = await logout().catch((e) => { if (!(e instanceof ApiError && e.status === 401)) failed = e; return null; });
+  }
   setToken(null);
   setCsrf(null);
-  showSignIn("Signed out.");
+  showSignIn(failed ? `Sign-out failed: ${describeError(failed)}` : "Signed out.");
+  // Sign out at the provider too, else the next "Sign in" on this browser would let the same person
+  // straight back in without a password. The provider comes back to this page, signed out.
+  if (provider && !failed) location.assign(provider);
 }
 
 async function start() {
