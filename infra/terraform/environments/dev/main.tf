@@ -87,7 +87,7 @@ module "identity" {
   key_vault_id        = module.keyvault.key_vault_id
   github_repository   = var.github_repository
   github_environment  = var.environment
-  oidc_redirect_uris  = [for host in var.host_names : "https://${host}/auth/callback"]
+  oidc_redirect_uris  = flatten([for host in var.host_names : ["https://${host}/auth/callback", "https://${host}/"]])
   oidc_logout_url     = "https://${var.host_names[0]}/"
   tags                = local.tags
 }

@@ -77,10 +77,10 @@ variable "tags" {
 
 variable "oidc_redirect_uris" {
   type        = list(string)
-  description = "Sign-in redirect URIs of the GridOS app registration: https://<host>/auth/callback for each public host name."
+  description = "Redirect URIs of the GridOS app registration: https://<host>/auth/callback (sign-in) and https://<host>/ (where the console returns after sign-out, post_logout_redirect_uri) for each public host name."
   validation {
-    condition     = length(var.oidc_redirect_uris) > 0 && alltrue([for uri in var.oidc_redirect_uris : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?/auth/callback$", uri))])
-    error_message = "oidc_redirect_uris must hold at least one https://<host>/auth/callback URI."
+    condition     = anytrue([for uri in var.oidc_redirect_uris : can(regex("/auth/callback$", uri))]) && alltrue([for uri in var.oidc_redirect_uris : can(regex("^https://[a-z0-9.-]+(:[0-9]+)?(/auth/callback|/)$", uri))])
+    error_message = "oidc_redirect_uris must hold at least one https://<host>/auth/callback URI, and otherwise only https://<host>/ URIs."
   }
 }
 
