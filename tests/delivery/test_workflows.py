@@ -40,6 +40,9 @@ def test_the_delivery_workflows_exist() -> None:
         "gitops-checks.yml",
         "promote.yml",
         "verify-deployment.yml",
+        "image.yml",
+        "preview-image.yml",
+        "preview.yml",
     } <= names
 
 
@@ -113,3 +116,60 @@ def test_shellcheck_would_catch_an_unquoted_variable(tmp_path: Path) -> None:
         [SHELLCHECK, "--shell=bash", "-"], input=script, capture_output=True, text=True, check=False
     )
     assert result.returncode != 0 and "SC2086" in result.stdout
+
+
+def _workflow(name: str) -> Any:
+    return _load(ROOT / ".github" / "workflows" / name)
+
+
+def _on(workflow: Any) -> Any:
+    return workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+
+
+def test_the_preview_image_is_built_and_pushed_before_the_preview_is_tested() -> None:
+    """A pull request labelled `preview` gets its image pr-<number>-<head sha> from the same build as main
+    (image.yml: Trivy gate, push, SBOM, signature), under the tag the ApplicationSet deploys, and preview.yml
+    tests the preview only after that build succeeded."""
+    build = _workflow("image.yml")
+    (job,) = build["jobs"].values()
+    names = [s.get("name") or s.get("uses", "") for s in job["steps"]]
+
+    def index(needle: str) -> int:
+        return next(i for i, n in enumerate(names) if needle in n)
+
+    push = job["steps"][index("push to ACR")]
+    assert push["with"]["push"] is True and push["with"]["tags"].endswith(":${{ inputs.tag }}")
+    assert index("Trivy (") < index("push to ACR") < index("cosign keyless")
+    assert job["environment"] == "${{ inputs.environment }}" and job["permissions"]["id-token"] == "write"
+    assert any("azure/login@" in n for n in names)
+
+    # main and the previews call the same build: one set of steps, nothing copied.
+    main_image = _workflow("ci-cd.yml")["jobs"]["image"]
+    assert main_image["uses"] == "./.github/workflows/image.yml"
+    assert main_image["with"]["tag"] == "${{ github.sha }}"
+
+    previews = _workflow("preview-image.yml")
+    assert set(_on(previews)["pull_request"]["types"]) >= {"opened", "synchronize", "labeled", "reopened"}
+    (caller,) = previews["jobs"].values()
+    assert caller["uses"] == "./.github/workflows/image.yml"
+    assert "'preview'" in caller["if"] and "head.repo.full_name == github.repository" in caller["if"]
+    number, head = "${{ github.event.pull_request.number }}", "${{ github.event.pull_request.head.sha }}"
+    assert caller["with"] == {"environment": "dev", "tag": f"pr-{number}-{head}", "ref": head}
+    assert caller["permissions"] == job["permissions"]
+
+    # The tag pushed is the tag Argo CD deploys, in the dev registry.
+    appset = _load(ROOT / "deploy" / "argocd" / "apps" / "gridos-previews.yaml")
+    (image,) = appset["spec"]["template"]["spec"]["source"]["kustomize"]["images"]
+    assert re.fullmatch(
+        r"gridos=crgridosdev\w+\.azurecr\.io/gridos:pr-\{\{ \.number \}\}-\{\{ \.head_sha \}\}", image
+    )
+
+    # preview.yml's tests need the job that waits for preview-image.yml's run on the dispatched sha.
+    preview = _workflow("preview.yml")["jobs"]
+    assert preview["test"]["needs"] in ("image", ["image"])
+    wait = preview["image"]
+    assert wait["permissions"] == {"actions": "read"}
+    assert wait["env"]["SHA"] == "${{ github.event.client_payload.sha }}"
+    script = "\n".join(s["run"] for s in wait["steps"] if "run" in s)
+    assert "--workflow preview-image.yml" in script and '--commit "$SHA"' in script
+    assert 'conclusion" == success' in script
