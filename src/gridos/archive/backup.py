@@ -33,11 +33,13 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     Table,
+    TypeDecorator,
     text,
 )
 
 import gridos.alarms.tables  # registers the alarm tables on the shared MetaData
 import gridos.archive.tables  # noqa: F401 - registers the catalog
+import gridos.identity.models  # noqa: F401 - registers the API keys and the audit log
 from gridos.db.migrate import current_revision
 from gridos.db.tables import metadata
 
@@ -51,6 +53,8 @@ class BackupError(Exception):
 
 def _arrow_type(column: Any) -> pa.DataType:
     t = column.type
+    # A TypeDecorator (e.g. UtcDateTime) stores what its implementation type stores.
+    t = getattr(t, "impl_instance", t) if isinstance(t, TypeDecorator) else t
     if isinstance(t, JSON):
         return pa.string()
     if isinstance(t, Boolean):
