@@ -39,7 +39,7 @@ from sqlalchemy import (
 
 import gridos.alarms.tables  # registers the alarm tables on the shared MetaData
 import gridos.archive.tables  # registers the catalog
-import gridos.identity.models  # registers the API keys and the audit log
+import gridos.identity.models  # noqa: F401 - registers the API keys and the audit log
 from gridos.db.migrate import current_revision
 from gridos.db.tables import metadata
 
