@@ -122,7 +122,9 @@ class SmokeTest:
         it, not a stale device in a site of its own raising a no-sample alarm."""
         if not self.token:
             raise CheckFailed("ingest needs a token (--token or GRIDCTL_TOKEN)")
-        ts = datetime.now(UTC).replace(microsecond=0)
+        # Full precision: two smoke runs within one second (a retry, a re-deployment) must not send the same
+        # sample, which GridOS would rightly count as a duplicate of the first and not store again.
+        ts = datetime.now(UTC)
         sample = {"device_id": self.device_id, "voltage": 230, "current": 10, "timestamp": ts.isoformat()}
         registered = False
         try:
