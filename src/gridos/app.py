@@ -217,7 +217,8 @@ def _document_problems(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            responses.pop("422", None)
+            if "HTTPValidationError" in str(responses.get("422")):  # FastAPI's default, not what we send
+                responses.pop("422")
             if "/health" in path:
                 # Probes answer JSON with the failing check, never a problem document.
                 responses["503"] = {
