@@ -16,7 +16,7 @@ import binascii
 import zlib
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -25,14 +25,17 @@ from starlette.requests import Request as StarletteRequest
 
 from gridos.deps import telemetry
 from gridos.errors import GridosError, InvalidInput, PayloadTooLarge
-from gridos.http import api_router
+from gridos.http import fault_injection
 from gridos.security import INGEST, require
 from gridos.telemetry import lineprotocol as lp
 from gridos.telemetry.catalogue import RESERVED_FIELDS
 from gridos.telemetry.schemas import list_adapter
 from gridos.telemetry.service import TelemetryService
 
-router = api_router("", ["line protocol"])
+# Not an api_router (GuardedRoute): that guard authenticates with `Authorization: Bearer` only, and these
+# routes take InfluxDB's credential forms (Token, Basic, u/p). They keep its order themselves: credentials
+# are checked (_authorize) before the body is read, and the body is bounded while it streams (_read_body).
+router = APIRouter(tags=["line protocol"], dependencies=[Depends(fault_injection)])
 SOURCE = "line_protocol"
 MAX_ERRORS = 50  # listed in a response; the count covers them all
 _require_ingest = require(INGEST)
