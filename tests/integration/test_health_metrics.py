@@ -166,13 +166,14 @@ def test_fault_injection_latency(make_settings, tokens: Tokens) -> None:  # type
     with TestClient(app, headers=tokens.header("admin")) as c:
         assert c.get("/api/v1/devices").status_code == 200
         fams = families(c)
-    # The request landed above the 250 ms bucket: the p95 gate would see it.
+    # The request landed above the 250 ms bucket: the p95 gate would see it. (No upper bound: how much
+    # longer a loaded machine takes is not what this test is about.)
     le = {
         s.labels["le"]: s.value
         for s in fams["http_request_duration_seconds"].samples
         if s.name.endswith("_bucket") and s.labels["route"] == "/api/v1/devices"
     }
-    assert le["0.25"] == 0 and le["0.4"] == 1
+    assert le["0.25"] == 0 and le["+Inf"] == 1
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
