@@ -216,6 +216,8 @@ def _document_problems(schema: dict[str, Any]) -> None:
     content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
+            if operation.get("x-error-format"):  # documents its own error shapes (e.g. InfluxDB's)
+                continue
             responses = operation.setdefault("responses", {})
             if "HTTPValidationError" in str(responses.get("422")):  # FastAPI's default, not what we send
                 responses.pop("422")

@@ -55,7 +55,7 @@ def test_deeply_nested_json_is_422(api: TestClient, depth: int) -> None:
     assert r.status_code == 200, r.text
 
 
-@pytest.mark.parametrize("field", ["site", "tags", "type", "expected_interval_s"])
+@pytest.mark.parametrize("field", ["site", "tags", "type", "expected_interval_s", "upstream"])
 def test_patch_null_for_a_required_field_is_422(api: TestClient, field: str) -> None:
     r = api.patch(f"/api/v1/devices/{DEVICE}", json={field: None})
     assert_problem(r, 422, field)

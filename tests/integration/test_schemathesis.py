@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import hypothesis
 import hypothesis.errors
 import pytest
@@ -104,7 +105,13 @@ def _failures(fn: Any) -> list[str]:
 
 
 def test_openapi_fuzz_and_stateful(server: GridosServer) -> None:
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json").exclude(path="/api/v1/alarms/stream")
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    # Server-Sent Events streams (the alarm stream, the console's live feed) never end by design: every
+    # operation documented as text/event-stream is left out, whichever feature adds one.
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    for path, item in spec["paths"].items():
+        if any("text/event-stream" in str(op.get("responses", {}).get("200")) for op in item.values()):
+            schema = schema.exclude(path=path)
     headers = {"Authorization": f"Bearer {server.admin_token}"}
     failures: dict[str, list[str]] = {}
     operations = 0

@@ -140,7 +140,12 @@ def _sse(message: dict[str, Any]) -> bytes:
     return f"{head}event: {message['event']}\n".encode() + b"data: " + data + b"\n\n"
 
 
-@router.get("/stream", dependencies=[Depends(require(READ))])
+@router.get(
+    "/stream",
+    dependencies=[Depends(require(READ))],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
 async def stream(
     svc: Svc, last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
 ) -> StreamingResponse:

@@ -85,11 +85,11 @@ class DevicePatch(BaseModel):
     tags: dict[str, str] | None = None
     upstream: list[DeviceId] | None = Field(default=None, max_length=16, description="topology (see Device)")
 
-    @field_validator("type", "site", "expected_interval_s", "tags", mode="before")
+    @field_validator("type", "site", "expected_interval_s", "tags", "upstream", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # null means "remove" for an optional rating; a device cannot be without a type, site, interval
-        # or tag map, so an explicit null there is an error named after its field (not a failed write).
+        # or tag map (an empty topology is []), so an explicit null there is an error named after its field.
         if value is None:
             raise ValueError("cannot be null: leave the field out to keep its value")
         return value

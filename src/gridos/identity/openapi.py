@@ -98,6 +98,8 @@ def install_openapi(app: FastAPI) -> None:
                     op["x-gridos-roles"] = roles
                 else:
                     op["security"] = []
+                if op.get("x-error-format"):  # documents its own error shapes (e.g. InfluxDB's)
+                    continue
                 responses = op.setdefault("responses", {})
                 for code, description in codes.items():
                     responses[code] = {

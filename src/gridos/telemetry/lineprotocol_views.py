@@ -39,7 +39,33 @@ router = APIRouter(tags=["line protocol"], dependencies=[Depends(fault_injection
 SOURCE = "line_protocol"
 MAX_ERRORS = 50  # listed in a response; the count covers them all
 _require_ingest = require(INGEST)
-_NO_CONTENT: dict[int | str, dict[str, Any]] = {204: {"description": "every point committed"}}
+# Errors in InfluxDB's own JSON shapes (what its clients parse), not problem+json: the OpenAPI says so, and
+# `x-error-format` tells the generic problem documentation (gridos.identity.openapi, gridos.app) to keep out.
+ERROR_FORMAT = {"x-error-format": "influxdb"}
+_LINES = {"line": {"type": "integer"}, "errors": {"type": "array", "items": {"type": "object"}}}
+_V2_ERROR = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string"},
+        "message": {"type": "string"},
+        "maxLength": {"type": "integer"},
+    }
+    | _LINES,
+}
+_V1_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}} | _LINES}
+
+
+def _responses(error: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    content = {"application/json": {"schema": error}}
+    return {
+        204: {"description": "every point committed"},
+        "4XX": {"description": "nothing was written: bad input, credentials or size", "content": content},
+        "5XX": {
+            "description": "nothing was written: a dependency is unavailable (retry)",
+            "content": content,
+        },
+    }
 
 
 class WriteError(Exception):
@@ -297,11 +323,12 @@ def _precision(raw: str | None, table: dict[str, str]) -> str:
 @router.post(
     "/api/v2/write",
     status_code=204,
-    responses=_NO_CONTENT,
+    responses=_responses(_V2_ERROR),
     summary="Write InfluxDB line protocol (InfluxDB 2.x API); 204 means every point is committed",
     openapi_extra={
         "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-    },
+    }
+    | ERROR_FORMAT,
 )
 async def write_v2(
     request: Request,
@@ -316,11 +343,12 @@ async def write_v2(
 @router.post(
     "/write",
     status_code=204,
-    responses=_NO_CONTENT,
+    responses=_responses(_V1_ERROR),
     summary="Write InfluxDB line protocol (InfluxDB 1.x API); 204 means every point is committed",
     openapi_extra={
         "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-    },
+    }
+    | ERROR_FORMAT,
 )
 async def write_v1(
     request: Request,
