@@ -13,7 +13,7 @@ import pytest
 from tests.support.console import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, console_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     with console_server(tmp_path_factory.mktemp("console")) as c:
         # Wait until the fleet is registered and reporting.
@@ -29,7 +29,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():  # type: ignore[no-untyped-def]
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
@@ -40,7 +40,7 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def foreign_requests() -> list[str]:
     """Every request any console page made to another origin (filled by `page`, checked by a test)."""
     return []
@@ -71,7 +71,7 @@ def page(browser, console: ConsoleServer, foreign_requests: list[str]):  # type:
     assert not [e for e in errors if "Failed to load resource" not in e], errors
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """docs/img when GRIDOS_UPDATE_SCREENSHOTS=1 (`make console-screenshots`), else a temporary directory."""
     if os.environ.get("GRIDOS_UPDATE_SCREENSHOTS") == "1":

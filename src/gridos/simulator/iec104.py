@@ -137,8 +137,12 @@ class Iec104Outstation:
         with self._lock:
             if self.buffer or not self.connected:
                 for ioa, value in values:
+                    info = information(self.mapped[ioa], value, 0, when)
                     self.buffer.append(ioa)
-                    self._infos.append(information(self.mapped[ioa], value, 0, when))
+                    self._infos.append(info)
+                    # The point holds its current value meanwhile: a general interrogation on (re)connect
+                    # answers the present state, the buffered events replay the history behind it.
+                    self.points[ioa].info = information(self.mapped[ioa], value, 0, when)
                 return
             by_type: dict[str, list[c104.Point]] = {}
             for ioa, value in values:
