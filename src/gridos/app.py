@@ -26,6 +26,7 @@ from gridos.health.service import HealthChecker
 from gridos.health.views import authenticated
 from gridos.health.views import router as health_router
 from gridos.http import EdgeMiddleware, install_error_handlers
+from gridos.identity.openapi import PROBLEM_SCHEMA
 from gridos.observability.metrics import Metrics
 from gridos.observability.tracing import setup_tracing
 from gridos.telemetry.lineprotocol_views import router as lineprotocol_router
@@ -189,22 +190,6 @@ def _document_ingest_body(app: FastAPI, telemetry: TelemetryService) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem",
-    "description": "RFC 9457 problem details; `errors` names each offending field or item",
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-}
 
 
 def _document_problems(schema: dict[str, Any]) -> None:
