@@ -40,6 +40,7 @@ from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.ingest.iec104")
+_READABLE_UNEXPECTED = frozenset({c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.INVALID_COT, c104.Umc.UNKNOWN_COT})
 PROTOCOL = "iec104"
 IEC104_LOCK_KEY = 727_051  # next to the Modbus polling lock (727050)
 
@@ -207,6 +208,13 @@ class Iec104Client:
             connection: c104.Connection, message: c104.IncomingMessage, cause: c104.Umc
         ) -> None:
             try:
+                # Only a type-id mismatch or a cause the point's type does not expect carries objects this
+                # map can read. For anything else (unknown type id, common address or IOA) c104 has no
+                # decoder for the objects, and walking them has crashed the process (seen once, in
+                # c104 2.2.1): count the message and leave it alone.
+                if cause not in _READABLE_UNEXPECTED or message.number_of_objects == 0:
+                    self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+                    return
                 type_id = message.type.name
                 interrogated = message.cot.name.startswith("INTERROGATED")
                 message.first()
