@@ -58,7 +58,12 @@ def test_tooling_is_an_extra_and_every_imported_tool_is_declared() -> None:
 
 def test_make_demo_installs_only_the_runtime_and_takes_a_port() -> None:
     r = subprocess.run(
-        ["make", "-n", "demo", "PORT=18123"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        # --no-print-directory: under `make test` this runs as a sub-make, which would add "Leaving directory".
+        ["make", "--no-print-directory", "-n", "demo", "PORT=18123"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode == 0, r.stderr
     command = r.stdout.strip().splitlines()[-1]
