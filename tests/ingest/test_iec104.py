@@ -10,6 +10,7 @@ this test at once: only a crash is retried, and every crash is printed. See docs
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -20,7 +21,14 @@ import pytest
 CASES = Path(__file__).with_name("iec104_cases.py")
 ATTEMPTS = 3
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Quarantined from the default suite: besides the c104 crash, the database-outage case failed once in
+    # a fresh-clone CI run after a crash-retry. Run with GRIDOS_TEST_IEC104=1 (ADR 0052, issue 19 open).
+    pytest.mark.skipif(
+        os.environ.get("GRIDOS_TEST_IEC104") != "1", reason="c104 crashes now and then: GRIDOS_TEST_IEC104=1"
+    ),
+]
 
 
 def test_iec104_client_cases_in_a_child_process() -> None:
