@@ -4,59 +4,20 @@ broker."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.ingest.conftest import wait_for
+from tests.support.demo import ingested
+from tests.support.demo import running_demo as demo
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.postgres import free_port
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def demo(tmp_path: Path, *args: str) -> Iterator[tuple[str, str, Path]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
-    env["GRIDOS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
-    env["GRIDOS_DATA_DIR"] = str(tmp_path / "data")
-    log = tmp_path / "demo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gridos", "demo", "--port", str(port), "--interval", "0.5", *args],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: "admin token:" in log.read_text() or proc.poll() is not None, 120, "the demo banner")
-        match = re.search(r"admin token: (\S+)", log.read_text())
-        assert match, log.read_text()[-2000:]
-        yield f"http://127.0.0.1:{port}", match.group(1), log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def ingested(url: str, source: str) -> float:
-    try:
-        text = httpx.get(f"{url}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return 0.0
-    m = re.search(rf'gridos_samples_ingested_total\{{source="{source}"\}} (\S+)', text)
-    return float(m.group(1)) if m else 0.0
 
 
 @pytest.mark.mqtt

@@ -23,6 +23,7 @@ def running_demo(tmp_path: Path, *args: str) -> Iterator[tuple[str, str, Path]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDOS_")}
     env["GRIDOS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'demo.db'}"
+    env["GRIDOS_DATA_DIR"] = str(tmp_path / "data")  # generated register/point maps stay in the test's dir
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
