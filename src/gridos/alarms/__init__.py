@@ -30,7 +30,7 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
 
     settings = settings or AlarmSettings()
     telemetry = app.state.telemetry
-    service = AlarmService(settings, app.state.engine, app.state.metrics, telemetry.catalogue)
+    service = AlarmService(settings, app.state.engine, app.state.metrics, telemetry)
     app.state.alarms = service
     app.state.alarm_settings = settings
     telemetry.observers.append(service.observe)

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from gridos.db.tables import latest_samples
 from gridos.http import api_router
 from gridos.security import READ, require
-from gridos.telemetry.catalogue import Quality
+from gridos.telemetry.samples import Quality
 
 log = logging.getLogger("gridos.web.live")
 # Values refresh every 2 s (alarm transitions are relayed at once, not on this cadence): a control-room
