@@ -7,16 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, insert
 
 from gridos.alarms.config import AlarmSettings
 from gridos.alarms.tables import alarm_outbox
-
-if TYPE_CHECKING:
-    from gridos.alarms.unit_of_work import Committed
 
 FIRING = {"active_unacked", "active_acked"}
 
@@ -30,21 +27,21 @@ class Notifier:
         # Set after a commit that queued notifications: the outbox worker delivers them at once.
         self.wakeup = threading.Event()
 
-    def enqueue(self, conn: Connection, committed: Sequence[Committed], at: int) -> None:
-        """One outbox row per transition and sink, in the caller's transaction."""
-        if not committed or not self.sinks:
+    def enqueue(self, conn: Connection, events: Sequence[dict[str, Any]], at: int) -> None:
+        """One outbox row per committed transition (its event view) and sink, in the caller's transaction."""
+        if not events or not self.sinks:
             return
         rows = [
             {
-                "event_id": c.event["id"],
+                "event_id": event["id"],
                 "sink": url,
                 "format": fmt,
-                "payload": payload_for(fmt, c.event, self.external_url),
+                "payload": payload_for(fmt, event, self.external_url),
                 "attempts": 0,
                 "next_attempt_us": at,
                 "created_us": at,
             }
-            for c in committed
+            for event in events
             for url, fmt in self.sinks
         ]
         conn.execute(insert(alarm_outbox), rows)

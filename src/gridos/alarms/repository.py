@@ -166,12 +166,11 @@ def points_of(conn: Connection, series: list[Series]) -> list[AlarmRecord]:
 def versions_of(conn: Connection, device_ids: list[str]) -> Iterable[tuple[str, str, str, int]]:
     """(device_id, measurement, condition, version) of every stored alarm point of these devices."""
     for chunk in chunks(device_ids, 500):
-        for d, m, c, version in conn.execute(
+        yield from conn.execute(
             select(alarms.c.device_id, alarms.c.measurement, alarms.c.condition, alarms.c.version).where(
                 alarms.c.device_id.in_(chunk)
             )
-        ):
-            yield d, m, c, version
+        )
 
 
 def save_points(conn: Connection, changed: list[AlarmRecord], at: int) -> None:

@@ -133,7 +133,7 @@ class UnitOfWork:
             ids = repository.insert_events(conn, event_rows)
             for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
                 committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
-            self.notifier.enqueue(conn, committed, at)
+            self.notifier.enqueue(conn, [c.event for c in committed], at)
         # Committed: now the cache, the metrics and the live streams.
         done = now_us()
         with self.cache.lock:
