@@ -1,15 +1,14 @@
 """The seam between telemetry and its consumers: what a committed sample is, and who may observe batches.
 
-`TelemetryService.commit` hands every committed batch to its observers (alarms) as a sequence of `Sample`s.
-A `Sample` is a NamedTuple: ingest builds >100k of them a second, and a NamedTuple costs what a tuple
-costs to store, unpack and write (psycopg's COPY and SQLAlchemy take it as the tuple it is).
+`TelemetryService.commit` hands every committed batch to its observers (alarms) as a sequence of `Sample`s,
+each quality one of `Quality` (`INVALID` samples are stored but never alarmed on or aggregated).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Final, NamedTuple, Protocol
+from typing import Final, Protocol
 
 
 class Quality(IntEnum):
@@ -24,13 +23,11 @@ class Quality(IntEnum):
 INVALID: Final[int] = Quality.invalid.value
 
 
-class Sample(NamedTuple):
-    device_id: str
-    measurement: str
-    ts_us: int
-    value: float
-    quality: int  # a Quality value
-    received_us: int
+# One committed sample: (device_id, measurement, ts_us, value, quality, received_us), times in µs since the
+# epoch (gridos.clock). A plain tuple on purpose: ingest builds >100k a second, and a NamedTuple's
+# constructor (a Python-level __new__) made TelemetryService.to_rows 2-4x slower than the tuple literal
+# (measured on 20,000-sample batches); unpacking, the only way consumers read it, costs the same.
+Sample = tuple[str, str, int, float, int, int]
 
 
 class BatchObserver(Protocol):

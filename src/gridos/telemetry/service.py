@@ -117,7 +117,7 @@ class TelemetryService:
             before = len(rows)
             for name, value in fields.items():
                 if value is not None and name not in reserved:
-                    rows.append(Sample(device_id, name, ts_us, float(value), quality, now_us))
+                    rows.append((device_id, name, ts_us, float(value), quality, now_us))
             if len(rows) == before:
                 errors.append({"item": index, "field": None, "message": "carries no measurement"})
         if errors:

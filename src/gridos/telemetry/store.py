@@ -18,10 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gridos.clock import DAY_US, from_us, to_us
 from gridos.db import locks
 from gridos.db.tables import latest_samples, rollups_1m, samples
-from gridos.telemetry.samples import INVALID
+from gridos.telemetry.samples import INVALID, Sample
 
-# (device_id, measurement, ts_us, value, quality, received_at_us): a telemetry.samples.Sample is one
-Row = tuple[str, str, int, float, int, int]
+Row = Sample  # (device_id, measurement, ts_us, value, quality, received_at_us)
 
 MINUTE_US = 60_000_000
 
