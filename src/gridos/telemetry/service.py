@@ -47,7 +47,7 @@ class TelemetryService:
         self.catalogue: dict[str, Measurement] = build_catalogue(settings.extra_measurements)
         self.sample_model: type[BaseModel] = build_sample_model(self.catalogue)
         self._measurement_names = tuple(self.catalogue)
-        # Observers (alarms, live views) get every committed batch; they must not raise.
+        # Observers (the alarm evaluator) get every committed batch; they must not raise.
         self.observers: list[BatchObserver] = []
         # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
         # answered from Parquet, merged with what the hot tier still holds.
