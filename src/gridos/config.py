@@ -14,13 +14,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class Role(StrEnum):
-    viewer = "viewer"
-    operator = "operator"
-    engineer = "engineer"  # alarm rules and the device registry
-    admin = "admin"
-    ingest = "ingest"
+from gridos.roles import Role  # also importable from here, as it always was
 
 
 class UnknownDevicePolicy(StrEnum):

@@ -146,10 +146,10 @@ def test_a_series_that_fails_to_evaluate_does_not_stop_the_batch(
         enabled=True,
     )
     errors = service.errors
-    with service._lock:
-        service._rules[(BAD, "voltage")] = broken
-        service._specs.clear()
-        service._guards.clear()
+    with service.cache.lock:
+        service.cache.rules[(BAD, "voltage")] = broken
+        service.cache.specs_by_series.clear()
+        service.cache.guards.clear()
     _overvoltage_batch(tokens, two_meters)
     raised = {(a["device_id"], a["condition"]) for a in active(two_meters)}
     assert raised == {(GOOD, "hh"), (GOOD, "h")}

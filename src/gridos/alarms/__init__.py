@@ -2,6 +2,19 @@
 
 `install(app)` builds the AlarmService on app.state.alarms, registers it as an observer of committed
 samples, adds the routes, and starts the background loops on start-up (see docs/alarms.md).
+
+Which module holds what (each imports only those above it, plus model, rules, tables and config):
+- `model`: the pure state machine (records, transitions, limits); `rules`: rule shapes, the defaults from
+  ratings, the YAML file; `tables`: the SQL tables; `config`: AlarmSettings; `stream`: the SSE broadcaster.
+- `repository`: rows <-> records and the SQL the other modules share.
+- `cache`: the in-memory filter every replica keeps (alarm points, devices, rules) and the effective limits.
+- `notifications`: sinks, payloads, and the outbox rows written with each transition.
+- `unit_of_work`: the one way state changes: lock the series, load, change, commit state + journal + outbox.
+- `evaluator`: the ingest hot path (a telemetry BatchObserver); `actions`: operator actions and the
+  connectors' comm-failure interface; `jobs`: supervision, staleness, flood, gauges; `replication`: other
+  replicas' changes (LISTEN/NOTIFY); `rule_admin`: rule CRUD with audit; `queries`: the read API.
+- `service`: AlarmService, the facade over all of them; `outbox`: the worker that delivers notifications;
+  `views`: the routes; `events`: boolean state changes read from samples.
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ def install(app: FastAPI, settings: AlarmSettings | None = None) -> AlarmService
 
     settings = settings or AlarmSettings()
     telemetry = app.state.telemetry
-    service = AlarmService(settings, app.state.engine, app.state.metrics, telemetry.catalogue)
+    service = AlarmService(settings, app.state.engine, app.state.metrics, telemetry)
     app.state.alarms = service
     app.state.alarm_settings = settings
     telemetry.observers.append(service.observe)

@@ -149,7 +149,7 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
             raise BackupError(f"{name}.parquet: checksum differs from the manifest; the backup is damaged")
     order = [t for t in metadata.sorted_tables if t.name in manifest["tables"]]
     if engine.dialect.name == "postgresql":
-        from gridos.archive.hot import DAY_US, day_of_us
+        from gridos.clock import DAY_US, day_of_us
         from gridos.telemetry.store import SampleStore
 
         if "samples" in manifest["tables"]:

@@ -79,7 +79,8 @@ def install(app: FastAPI) -> None:
         )
 
     if iec104_settings.enabled:
-        from gridos.ingest.iec104 import IEC104_LOCK_KEY, Iec104Client
+        from gridos.db import locks
+        from gridos.ingest.iec104 import Iec104Client
         from gridos.ingest.iec104map import load_point_map
         from gridos.ingest.leader import LeaderLock
 
@@ -94,7 +95,7 @@ def install(app: FastAPI) -> None:
             app.state.telemetry,
             app.state.metrics,
             lambda: getattr(app.state, "alarms", None),
-            leader=LeaderLock(app.state.engine, key=IEC104_LOCK_KEY),
+            leader=LeaderLock(app.state.engine, key=locks.IEC104_POLLING),
             leader_check_s=iec104_settings.leader_check_seconds,
             max_batch_samples=iec104_settings.max_batch_samples,
             max_pending_samples=iec104_settings.max_pending_samples,

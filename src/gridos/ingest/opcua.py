@@ -50,7 +50,8 @@ from sqlalchemy import select
 from gridos.config import Role, hash_token
 from gridos.db.tables import latest_samples
 from gridos.ingest.config import ConnectorConfigError, OpcUaSettings
-from gridos.telemetry.catalogue import Measurement, Quality
+from gridos.telemetry.catalogue import Measurement
+from gridos.telemetry.samples import Quality
 
 log = logging.getLogger("gridos.ingest.opcua")
 NAMESPACE = "urn:gridos"

@@ -31,10 +31,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
+from gridos.clock import iso_fixed, now_us
 from gridos.db.tables import latest_samples
 from gridos.http import api_router
 from gridos.security import READ, require
-from gridos.telemetry.catalogue import Quality
+from gridos.telemetry.samples import Quality
 
 log = logging.getLogger("gridos.web.live")
 # Values refresh every 2 s (alarm transitions are relayed at once, not on this cadence): a control-room
@@ -55,11 +56,6 @@ Message = tuple[bytes, int | None]  # encoded event, alarm event id (transitions
 def encode(event: str, data: Any, event_id: str | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id else ""
     return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
-
-
-def iso(us: int) -> str:
-    seconds, micros = divmod(us, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
 class LiveFeed:
@@ -95,8 +91,8 @@ class LiveFeed:
         times: dict[int, str] = {}  # a batch shares its timestamps: format each once
         out = []
         for d, m, value, ts, received, quality in rows:
-            t = times.get(ts) or times.setdefault(ts, iso(ts))
-            r = times.get(received) or times.setdefault(received, iso(received))
+            t = times.get(ts) or times.setdefault(ts, iso_fixed(ts))
+            r = times.get(received) or times.setdefault(received, iso_fixed(received))
             out.append([d, m, bool(value) if m in bools else value, t, r, QUALITY.get(quality, "invalid")])
         return out
 
@@ -108,7 +104,7 @@ class LiveFeed:
             "stale_after_seconds": s.stale_after_seconds,
             "heartbeat_seconds": HEARTBEAT_SECONDS,
             # The page measures ages against the server's clock, not the browser's.
-            "server_time": iso(int(time.time() * 1_000_000)),
+            "server_time": iso_fixed(now_us()),
         }
 
     def snapshot(self, since_us: int) -> tuple[list[Any], str]:
@@ -174,7 +170,7 @@ class LiveFeed:
         next_status = 0.0
         if not self.cursor_us:
             # Start near now: a first subscriber gets its snapshot from `snapshot`, not from the feed.
-            self.cursor_us = int(time.time() * 1_000_000) - VISIBILITY_MARGIN_US
+            self.cursor_us = now_us() - VISIBILITY_MARGIN_US
         while self.clients:
             deadline = time.monotonic() + POLL_SECONDS
             while relay is not None and (left := deadline - time.monotonic()) > 0:
