@@ -258,7 +258,7 @@ class Workspace:
 
 
 class AlarmService:
-    """Thread-safe. One per process, on app.state.alarms."""
+    """Thread-safe. One per process, on services.alarms (gridos.services)."""
 
     def __init__(
         self,

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
+from gridos import deps
 from gridos.alarms.events import state_events
 from gridos.alarms.model import US, Priority, ShelveKind, State
 from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
@@ -21,17 +23,14 @@ from gridos.errors import InvalidInput
 from gridos.http import MAX_ROW_ID, Offset, RowId, Time, api_router
 from gridos.identity.principal import Principal
 from gridos.security import ADMIN, ENGINEER, OPERATE, READ, require
+from gridos.telemetry.service import TelemetryService
 
 router = api_router("/api/v1/alarms", ["alarms"])
 rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
 KEEPALIVE_SECONDS = 15.0
 
 
-async def alarms_service(request: Request) -> AlarmService:
-    return request.app.state.alarms
-
-
-Svc = Annotated[AlarmService, Depends(alarms_service)]
+Svc = Annotated[AlarmService, Depends(deps.alarms)]
 
 
 class ActionIn(BaseModel):
@@ -102,7 +101,8 @@ def alarm_history(
 
 @router.get("/events", dependencies=[Depends(require(READ))])
 def events(
-    request: Request,
+    engine: Annotated[Engine, Depends(deps.engine)],
+    telemetry: Annotated[TelemetryService, Depends(deps.telemetry)],
     device_id: str | None = None,
     from_: Annotated[
         datetime | None, Query(alias="from", description="default: 24 h before `to`"), Time
@@ -118,8 +118,8 @@ def events(
         raise InvalidInput("`from` is after `to`", errors=[{"field": "from", "message": "after to"}])
     # One day before the window is read too, so the window's first change knows the state it left.
     items = state_events(
-        request.app.state.engine,
-        request.app.state.telemetry.catalogue,
+        engine,
+        telemetry.catalogue,
         device_id,
         start,
         end,

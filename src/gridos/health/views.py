@@ -6,17 +6,19 @@ ports, connector checks list field endpoints. A caller with any valid API creden
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from gridos import __version__
+from gridos import __version__, deps
 from gridos.errors import Unauthorized
+from gridos.health.service import HealthChecker
 from gridos.security import authenticate
 
 router = APIRouter(tags=["health"])
+Health = Annotated[HealthChecker, Depends(deps.health)]
 
 
 def _json(body: dict[str, Any], ok: bool) -> JSONResponse:
@@ -48,14 +50,14 @@ def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(request: Request) -> JSONResponse:
-    body = await run_in_threadpool(request.app.state.health.readiness)
+async def ready(request: Request, health: Health) -> JSONResponse:
+    body = await run_in_threadpool(health.readiness)
     ok = body["status"] == "ready"
     return _json({"status": body["status"], "checks": _checks(body["checks"], authenticated(request))}, ok)
 
 
-async def _db(request: Request) -> JSONResponse:
-    body = await run_in_threadpool(request.app.state.health.database)
+async def _db(request: Request, health: Health) -> JSONResponse:
+    body = await run_in_threadpool(health.database)
     ok = body["status"] == "healthy"
     return _json(body if authenticated(request) else _summary(body), ok)
 
@@ -65,8 +67,8 @@ router.add_api_route("/api/v1/health/db", _db, methods=["GET"], summary="Databas
 
 
 @router.get("/health")
-async def aggregate(request: Request) -> JSONResponse:
-    readiness = await run_in_threadpool(request.app.state.health.readiness)
+async def aggregate(request: Request, health: Health) -> JSONResponse:
+    readiness = await run_in_threadpool(health.readiness)
     ok = readiness["status"] == "ready"
     body = {
         "status": "healthy" if ok else "unhealthy",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridos.config import Role
+from gridos.roles import Role
 
 # Asymmetric algorithms only: `none` and the HMAC family (which would let anyone holding the public key
 # forge tokens) are never accepted, whatever a token's header says.
