@@ -175,7 +175,7 @@ class TrustedClients:
 
 
 class OpcUaServer:
-    def __init__(self, settings: OpcUaSettings, services: Services) -> None:
+    def __init__(self, settings: OpcUaSettings, services: "Services") -> None:
         self.settings = settings
         self.services = services
         self.url = f"opc.tcp://{settings.host}:{settings.port}/gridos/"
