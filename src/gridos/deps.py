@@ -4,7 +4,7 @@ factory. Routes take what they need as parameters; middleware and other request-
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import Request
 
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from gridos.alarms.service import AlarmService
-    from gridos.config import Settings
     from gridos.devices.service import DeviceRegistry
     from gridos.health.service import HealthChecker
     from gridos.identity.service import IdentityService
@@ -22,17 +21,22 @@ if TYPE_CHECKING:
     from gridos.telemetry.service import TelemetryService
     from gridos.web.live import LiveFeed
 
+T = TypeVar("T")
+
 
 def services(request: Request) -> Services:
     result: Services = request.app.state.services
     return result
 
 
+def installed(service: T | None, feature: str) -> T:
+    """A feature's service, or 503 when the app was built without that feature."""
+    if service is None:
+        raise ServiceUnavailable(f"{feature} is not set up (gridos.{feature}.install was not called)")
+    return service
+
+
 # async: pure lookups, so FastAPI runs them on the event loop instead of handing each one to a worker thread.
-async def settings(request: Request) -> Settings:
-    return services(request).settings
-
-
 async def engine(request: Request) -> Engine:
     return services(request).engine
 
@@ -50,10 +54,7 @@ async def health(request: Request) -> HealthChecker:
 
 
 async def alarms(request: Request) -> AlarmService:
-    service = services(request).alarms
-    if service is None:
-        raise ServiceUnavailable("alarms are not installed")
-    return service
+    return installed(services(request).alarms, "alarms")
 
 
 async def optional_alarms(request: Request) -> AlarmService | None:
@@ -61,13 +62,8 @@ async def optional_alarms(request: Request) -> AlarmService | None:
 
 
 async def identity(request: Request) -> IdentityService:
-    service = services(request).identity
-    if service is None:
-        raise ServiceUnavailable("authentication is not set up (gridos.identity.install was not called)")
-    return service
+    return installed(services(request).identity, "identity")
 
 
 async def live(request: Request) -> LiveFeed:
-    feed = services(request).live
-    assert feed is not None  # installed with its route
-    return feed
+    return installed(services(request).live, "web")

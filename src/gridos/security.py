@@ -13,8 +13,8 @@ from collections.abc import Callable
 from fastapi import Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 
-from gridos.deps import services
-from gridos.errors import Forbidden, ServiceUnavailable
+from gridos.deps import installed, services
+from gridos.errors import Forbidden
 from gridos.identity.principal import Principal
 from gridos.identity.service import SESSION_COOKIE
 from gridos.roles import Role
@@ -44,10 +44,7 @@ cookie_scheme = APIKeyCookie(
 
 
 def authenticate(request: Request) -> Principal:
-    identity = services(request).identity
-    if identity is None:
-        raise ServiceUnavailable("authentication is not set up (gridos.identity.install was not called)")
-    principal: Principal = identity.authenticate(request)
+    principal: Principal = installed(services(request).identity, "identity").authenticate(request)
     return principal
 
 

@@ -89,11 +89,9 @@ def test_anonymous_metrics_name_no_sites(make_settings, tokens: Tokens) -> None:
             json={"device_id": "substation-zeta/m1", "voltage": 230},
             headers=tokens.header("ingest"),
         ).raise_for_status()
-        import asyncio
-
         from gridos.app import _refresh_gauges
 
-        asyncio.run(_refresh_gauges(app))
+        _refresh_gauges(app.state.services)
         full = c.get("/metrics")
         anonymous = c.get("/metrics", headers={"Authorization": ""})
         wrong = c.get("/metrics", headers={"Authorization": "Bearer nope"})
