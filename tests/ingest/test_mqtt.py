@@ -242,7 +242,7 @@ def test_bad_connector_settings_fail_at_start_up(make_settings: Any) -> None:
     ):
         with pytest.raises(ValidationError) as refused:
             make_settings(env)
-        assert invalid_setting(refused.value).startswith(f"{variable}: "), refused.value
+        assert variable in invalid_setting(refused.value), refused.value
     tls = {"enabled": True, "port": 8883, "tls": True, "tls_ca_file": "/nonexistent/ca.crt"}
     with pytest.raises(ConnectorConfigError, match="cannot load the TLS files"):
         create_app(make_settings(mqtt=tls))
