@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class AlarmService:
-    """Thread-safe. One per process, on app.state.alarms."""
+    """Thread-safe. One per process, on services.alarms (gridos.services)."""
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asyncua import Server, ua
 from asyncua.common.utils import ServiceError
@@ -44,7 +44,6 @@ from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from gridos.config import Role, hash_token
@@ -52,6 +51,9 @@ from gridos.db.tables import latest_samples
 from gridos.ingest.config import ConnectorConfigError, OpcUaSettings
 from gridos.telemetry.catalogue import Measurement
 from gridos.telemetry.samples import Quality
+
+if TYPE_CHECKING:
+    from gridos.services import Services
 
 log = logging.getLogger("gridos.ingest.opcua")
 NAMESPACE = "urn:gridos"
@@ -174,9 +176,9 @@ class TrustedClients:
 
 
 class OpcUaServer:
-    def __init__(self, settings: OpcUaSettings, app: FastAPI) -> None:
+    def __init__(self, settings: OpcUaSettings, services: "Services") -> None:
         self.settings = settings
-        self.app = app
+        self.services = services
         self.url = f"opc.tcp://{settings.host}:{settings.port}/gridos/"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -238,7 +240,7 @@ class OpcUaServer:
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
                 {"countryName": "CH", "organizationName": "GridOS", "commonName": "GridOS OPC UA server"},
             )
-        users = TokenUserManager(self.app.state.settings.token_roles, s.allow_anonymous)
+        users = TokenUserManager(self.services.settings.token_roles, s.allow_anonymous)
         server = Server(user_manager=users)
         await server.init()
         server.set_endpoint(self.url)
@@ -344,7 +346,7 @@ class OpcUaServer:
         server = self._server
         assert server is not None
         devices, latest, active = await asyncio.to_thread(self._read)
-        catalogue: dict[str, Measurement] = self.app.state.telemetry.catalogue
+        catalogue: dict[str, Measurement] = self.services.telemetry.catalogue
         now = datetime.now(UTC)
         for device_id, measurement, ts, value, quality in latest:
             device = devices.get(device_id)
@@ -390,7 +392,7 @@ class OpcUaServer:
 
     def _read(self) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
         """Blocking database reads (run in a worker thread): devices, latest samples, active alarms."""
-        state = self.app.state
+        state = self.services
         devices, _ = state.registry.list(limit=100_000)
         with state.engine.connect() as conn:
             latest = conn.execute(
@@ -402,7 +404,7 @@ class OpcUaServer:
                     latest_samples.c.quality,
                 )
             ).all()
-        alarms = getattr(state, "alarms", None)
+        alarms = state.alarms
         active = None
         if alarms is not None:
             active = alarms.list_active(None, None, None, None, limit=1000, offset=0)["items"]

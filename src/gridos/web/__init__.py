@@ -7,14 +7,19 @@ front-end libraries vendored from npm by scripts/vendor-web-assets.py) and the l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gridos.web import live
 from gridos.web.views import router
 
+if TYPE_CHECKING:
+    from gridos.services import Services
 
-def install(app: FastAPI) -> None:
+
+def install(app: FastAPI, services: Services) -> None:
     app.include_router(router)
-    live.install(app)
+    live.install(app, services)
     app.mount("/static", StaticFiles(packages=[("gridos.web", "static")]), name="static")

@@ -26,16 +26,20 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
+from gridos import deps
+from gridos.alarms.service import AlarmService
 from gridos.clock import iso_fixed, now_us
 from gridos.db.tables import latest_samples
 from gridos.http import api_router
 from gridos.security import READ, require
+from gridos.services import Services
 from gridos.telemetry.samples import Quality
+from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.web.live")
 # Values refresh every 2 s (alarm transitions are relayed at once, not on this cadence): a control-room
@@ -59,8 +63,8 @@ def encode(event: str, data: Any, event_id: str | None = None) -> bytes:
 
 
 class LiveFeed:
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, services: Services) -> None:
+        self.services = services
         self.clients: set[asyncio.Queue[Message | None]] = set()
         self.wake = asyncio.Event()
         self.cursor_us = 0  # highest received_at seen
@@ -71,7 +75,7 @@ class LiveFeed:
 
     # -- reads (worker threads) ------------------------------------------------------------------------
     def rows_since(self, since_us: int) -> list[Any]:
-        with self.app.state.engine.connect() as conn:
+        with self.services.engine.connect() as conn:
             return list(
                 conn.execute(
                     select(
@@ -86,7 +90,7 @@ class LiveFeed:
             )
 
     def encode_rows(self, rows: list[Any]) -> list[list[Any]]:
-        catalogue = self.app.state.telemetry.catalogue
+        catalogue = self.services.telemetry.catalogue
         bools = {name for name, spec in catalogue.items() if spec.kind == "bool"}
         times: dict[int, str] = {}  # a batch shares its timestamps: format each once
         out = []
@@ -97,8 +101,8 @@ class LiveFeed:
         return out
 
     def hello(self) -> dict[str, Any]:
-        s = self.app.state.settings
-        catalogue = self.app.state.telemetry.catalogue
+        s = self.services.settings
+        catalogue = self.services.telemetry.catalogue
         return {
             "measurements": {m.name: {"unit": m.unit, "kind": m.kind} for m in catalogue.values()},
             "stale_after_seconds": s.stale_after_seconds,
@@ -112,10 +116,10 @@ class LiveFeed:
         rows = self.rows_since(since_us)
         cursor = max((r[4] for r in rows), default=since_us)
         alarm_id = self.alarm_id
-        if getattr(self.app.state, "alarms", None) is not None:
+        if self.services.alarms is not None:
             from gridos.alarms.tables import alarm_events
 
-            with self.app.state.engine.connect() as conn:
+            with self.services.engine.connect() as conn:
                 alarm_id = max(alarm_id, conn.execute(select(func.max(alarm_events.c.id))).scalar() or 0)
         return self.encode_rows(rows), f"{alarm_id}.{max(cursor, 0)}"
 
@@ -150,7 +154,7 @@ class LiveFeed:
             self.wake.clear()
             if not self.clients:
                 continue
-            alarms = getattr(self.app.state, "alarms", None)
+            alarms = self.services.alarms
             relay = alarms.broadcaster.subscribe() if alarms is not None else None
             try:
                 await self._serve(relay)
@@ -200,7 +204,7 @@ class LiveFeed:
             await self._poll()
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_SECONDS
-                status = await run_in_threadpool(self.app.state.telemetry.status)
+                status = await run_in_threadpool(self.services.telemetry.status)
                 self.status = encode("status", status)
                 self.publish((self.status, None))
 
@@ -239,13 +243,14 @@ router = api_router("/api/v1", ["operator console"])
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
 )
 async def live_feed(
-    request: Request, last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
+    feed: Annotated[LiveFeed, Depends(deps.live)],
+    alarms: Annotated[AlarmService | None, Depends(deps.optional_alarms)],
+    telemetry: Annotated[TelemetryService, Depends(deps.telemetry)],
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Everything an operator console shows live, pushed (see gridos.web.live): `hello`, `status`,
     `latest` (resumable with Last-Event-ID), `transition`, `flood`, `overflow`."""
-    feed: LiveFeed = request.app.state.live
     resume = _parse_last_event_id(last_event_id)
-    alarms = getattr(request.app.state, "alarms", None)
     queue = feed.subscribe()
 
     async def events() -> AsyncIterator[bytes]:
@@ -260,9 +265,7 @@ async def live_feed(
                 for event in await run_in_threadpool(alarms.events_after, resume[0]):
                     last_alarm = max(last_alarm, event["id"])
                     yield encode("transition", event)
-            status = feed.status or encode(
-                "status", await run_in_threadpool(request.app.state.telemetry.status)
-            )
+            status = feed.status or encode("status", await run_in_threadpool(telemetry.status))
             yield status
             while True:
                 try:
@@ -302,21 +305,14 @@ async def live_feed(
     )
 
 
-def install(app: FastAPI) -> LiveFeed:
-    feed = LiveFeed(app)
-    app.state.live = feed
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start(app: FastAPI) -> None:
-        tasks.append(asyncio.create_task(feed.run(), name="live-feed"))
+def install(app: FastAPI, services: Services) -> LiveFeed:
+    feed = LiveFeed(services)
+    services.live = feed
+    services.jobs.task("live-feed", feed.run)
 
     async def stop(app: FastAPI) -> None:
-        feed.publish(None)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        feed.publish(None)  # every open stream ends; the feed's task is cancelled with the other jobs
 
-    app.state.startup_hooks.append(start)
-    app.state.shutdown_hooks.append(stop)
+    services.shutdown_hooks.append(stop)
     app.include_router(router)
     return feed
