@@ -96,7 +96,14 @@ def install(app: FastAPI, services: Services) -> None:
             raise ConnectorConfigError(
                 "GRIDOS_OPCUA_ENABLED needs GRIDOS_WORKERS=1 (every worker would bind the same OPC UA port)"
             )
-        connectors["opcua"] = OpcUaServer(opcua_settings, services)
+        connectors["opcua"] = OpcUaServer(
+            opcua_settings,
+            services.settings.token_roles,
+            services.engine,
+            services.registry,
+            services.telemetry,
+            lambda: services.alarms,
+        )
 
     for name, connector in connectors.items():
         _attach(services, name, connector)

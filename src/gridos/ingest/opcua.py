@@ -53,7 +53,13 @@ from gridos.telemetry.catalogue import Measurement
 from gridos.telemetry.samples import Quality
 
 if TYPE_CHECKING:
-    from gridos.services import Services
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+
+    from gridos.alarms.service import AlarmService
+    from gridos.devices.service import DeviceRegistry
+    from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.ingest.opcua")
 NAMESPACE = "urn:gridos"
@@ -176,9 +182,22 @@ class TrustedClients:
 
 
 class OpcUaServer:
-    def __init__(self, settings: OpcUaSettings, services: "Services") -> None:
+    def __init__(
+        self,
+        settings: OpcUaSettings,
+        token_roles: dict[str, Any],
+        engine: Engine,
+        registry: DeviceRegistry,
+        telemetry: TelemetryService,
+        alarms: Callable[[], AlarmService | None],
+    ) -> None:
+        # The objects it reads, not the services container: gridos.services names this class.
         self.settings = settings
-        self.services = services
+        self.token_roles = token_roles
+        self.engine = engine
+        self.registry = registry
+        self.telemetry = telemetry
+        self.alarms = alarms
         self.url = f"opc.tcp://{settings.host}:{settings.port}/gridos/"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -240,7 +259,7 @@ class OpcUaServer:
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
                 {"countryName": "CH", "organizationName": "GridOS", "commonName": "GridOS OPC UA server"},
             )
-        users = TokenUserManager(self.services.settings.token_roles, s.allow_anonymous)
+        users = TokenUserManager(self.token_roles, s.allow_anonymous)
         server = Server(user_manager=users)
         await server.init()
         server.set_endpoint(self.url)
@@ -346,7 +365,7 @@ class OpcUaServer:
         server = self._server
         assert server is not None
         devices, latest, active = await asyncio.to_thread(self._read)
-        catalogue: dict[str, Measurement] = self.services.telemetry.catalogue
+        catalogue: dict[str, Measurement] = self.telemetry.catalogue
         now = datetime.now(UTC)
         for device_id, measurement, ts, value, quality in latest:
             device = devices.get(device_id)
@@ -392,9 +411,8 @@ class OpcUaServer:
 
     def _read(self) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
         """Blocking database reads (run in a worker thread): devices, latest samples, active alarms."""
-        state = self.services
-        devices, _ = state.registry.list(limit=100_000)
-        with state.engine.connect() as conn:
+        devices, _ = self.registry.list(limit=100_000)
+        with self.engine.connect() as conn:
             latest = conn.execute(
                 select(
                     latest_samples.c.device_id,
@@ -404,7 +422,7 @@ class OpcUaServer:
                     latest_samples.c.quality,
                 )
             ).all()
-        alarms = state.alarms
+        alarms = self.alarms()
         active = None
         if alarms is not None:
             active = alarms.list_active(None, None, None, None, limit=1000, offset=0)["items"]

@@ -22,22 +22,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
-from gridos import deps
 from gridos.alarms.service import AlarmService
 from gridos.clock import iso_fixed, now_us
+from gridos.config import Settings
 from gridos.db.tables import latest_samples
-from gridos.http import api_router
-from gridos.security import READ, require
-from gridos.services import Services
 from gridos.telemetry.samples import Quality
 from gridos.telemetry.service import TelemetryService
 
@@ -63,8 +58,18 @@ def encode(event: str, data: Any, event_id: str | None = None) -> bytes:
 
 
 class LiveFeed:
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        telemetry: TelemetryService,
+        alarms: Callable[[], AlarmService | None],
+    ) -> None:
+        # The objects it reads, not the services container (gridos.services names this class).
+        self.settings = settings
+        self.engine = engine
+        self.telemetry = telemetry
+        self.alarms = alarms
         self.clients: set[asyncio.Queue[Message | None]] = set()
         self.wake = asyncio.Event()
         self.cursor_us = 0  # highest received_at seen
@@ -75,7 +80,7 @@ class LiveFeed:
 
     # -- reads (worker threads) ------------------------------------------------------------------------
     def rows_since(self, since_us: int) -> list[Any]:
-        with self.services.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return list(
                 conn.execute(
                     select(
@@ -90,7 +95,7 @@ class LiveFeed:
             )
 
     def encode_rows(self, rows: list[Any]) -> list[list[Any]]:
-        catalogue = self.services.telemetry.catalogue
+        catalogue = self.telemetry.catalogue
         bools = {name for name, spec in catalogue.items() if spec.kind == "bool"}
         times: dict[int, str] = {}  # a batch shares its timestamps: format each once
         out = []
@@ -101,8 +106,8 @@ class LiveFeed:
         return out
 
     def hello(self) -> dict[str, Any]:
-        s = self.services.settings
-        catalogue = self.services.telemetry.catalogue
+        s = self.settings
+        catalogue = self.telemetry.catalogue
         return {
             "measurements": {m.name: {"unit": m.unit, "kind": m.kind} for m in catalogue.values()},
             "stale_after_seconds": s.stale_after_seconds,
@@ -116,10 +121,10 @@ class LiveFeed:
         rows = self.rows_since(since_us)
         cursor = max((r[4] for r in rows), default=since_us)
         alarm_id = self.alarm_id
-        if self.services.alarms is not None:
+        if self.alarms() is not None:
             from gridos.alarms.tables import alarm_events
 
-            with self.services.engine.connect() as conn:
+            with self.engine.connect() as conn:
                 alarm_id = max(alarm_id, conn.execute(select(func.max(alarm_events.c.id))).scalar() or 0)
         return self.encode_rows(rows), f"{alarm_id}.{max(cursor, 0)}"
 
@@ -154,7 +159,7 @@ class LiveFeed:
             self.wake.clear()
             if not self.clients:
                 continue
-            alarms = self.services.alarms
+            alarms = self.alarms()
             relay = alarms.broadcaster.subscribe() if alarms is not None else None
             try:
                 await self._serve(relay)
@@ -204,7 +209,7 @@ class LiveFeed:
             await self._poll()
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_SECONDS
-                status = await run_in_threadpool(self.services.telemetry.status)
+                status = await run_in_threadpool(self.telemetry.status)
                 self.status = encode("status", status)
                 self.publish((self.status, None))
 
@@ -222,97 +227,3 @@ class LiveFeed:
         if changed:
             data = {"items": self.encode_rows(changed)}
             self.publish((encode("latest", data, self.event_id()), None))
-
-
-def _parse_last_event_id(raw: str | None) -> tuple[int, int] | None:
-    if not raw:
-        return None
-    alarm, _, cursor = raw.partition(".")
-    if not (alarm.isdigit() and cursor.isdigit()):
-        return None
-    return int(alarm), int(cursor)
-
-
-router = api_router("/api/v1", ["operator console"])
-
-
-@router.get(
-    "/live",
-    dependencies=[Depends(require(READ))],
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
-)
-async def live_feed(
-    feed: Annotated[LiveFeed, Depends(deps.live)],
-    alarms: Annotated[AlarmService | None, Depends(deps.optional_alarms)],
-    telemetry: Annotated[TelemetryService, Depends(deps.telemetry)],
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
-    """Everything an operator console shows live, pushed (see gridos.web.live): `hello`, `status`,
-    `latest` (resumable with Last-Event-ID), `transition`, `flood`, `overflow`."""
-    resume = _parse_last_event_id(last_event_id)
-    queue = feed.subscribe()
-
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            yield b"retry: 2000\n: connected\n\n"
-            yield encode("hello", feed.hello())
-            since = resume[1] - VISIBILITY_MARGIN_US if resume else 0
-            items, current = await run_in_threadpool(feed.snapshot, since)
-            yield encode("latest", {"items": items, "snapshot": resume is None}, current)
-            last_alarm = resume[0] if resume else int(current.partition(".")[0])
-            if resume and alarms is not None:
-                for event in await run_in_threadpool(alarms.events_after, resume[0]):
-                    last_alarm = max(last_alarm, event["id"])
-                    yield encode("transition", event)
-            status = feed.status or encode("status", await run_in_threadpool(telemetry.status))
-            yield status
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield b": heartbeat\n\n"
-                    continue
-                # Whatever else is already queued goes out in the same write: one socket send per burst,
-                # not per event, is what keeps twenty consoles cheap.
-                batch = [message]
-                while len(batch) < 256:
-                    try:
-                        batch.append(queue.get_nowait())
-                    except asyncio.QueueEmpty:
-                        break
-                chunks: list[bytes] = []
-                for item in batch:
-                    if item is None:
-                        if chunks:
-                            yield b"".join(chunks)
-                        return
-                    data, alarm_id = item
-                    if alarm_id is not None:
-                        if alarm_id <= last_alarm:
-                            continue
-                        last_alarm = alarm_id
-                    chunks.append(data)
-                if chunks:
-                    yield b"".join(chunks)
-        finally:
-            feed.unsubscribe(queue)
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-def install(app: FastAPI, services: Services) -> LiveFeed:
-    feed = LiveFeed(services)
-    services.live = feed
-    services.jobs.task("live-feed", feed.run)
-
-    async def stop(app: FastAPI) -> None:
-        feed.publish(None)  # every open stream ends; the feed's task is cancelled with the other jobs
-
-    services.shutdown_hooks.append(stop)
-    app.include_router(router)
-    return feed
