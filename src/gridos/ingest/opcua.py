@@ -186,10 +186,10 @@ class OpcUaServer:
         self,
         settings: OpcUaSettings,
         token_roles: dict[str, Any],
-        engine: Engine,
-        registry: DeviceRegistry,
-        telemetry: TelemetryService,
-        alarms: Callable[[], AlarmService | None],
+        engine: "Engine",
+        registry: "DeviceRegistry",
+        telemetry: "TelemetryService",
+        alarms: "Callable[[], AlarmService | None]",
     ) -> None:
         # The objects it reads, not the services container: gridos.services names this class.
         self.settings = settings
