@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.console import AXE, ConsoleServer, post_samples, register
+from tests.support.console import AXE, ConsoleServer, post_samples, register, wait_js
 
 pytestmark = pytest.mark.slow
 
@@ -20,15 +20,6 @@ def open_console(page, console: ConsoleServer, token: str | None = None, view: s
     page.wait_for_selector("#conn:text('LIVE')", timeout=10_000)
     if view != "/":
         page.evaluate(f"location.hash = '#{view}'")
-
-
-def wait_js(page, expression: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    """page.wait_for_function evaluates a string, which the console's CSP (no 'unsafe-eval') refuses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(100)
 
 
 def api(console: ConsoleServer) -> httpx.Client:

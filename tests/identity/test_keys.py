@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from gridos.cli import app as cli
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 DEVICE = "north/gw-meter"
 

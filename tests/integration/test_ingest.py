@@ -8,8 +8,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
 from tests.support.clock import iso, past
+from tests.support.tokens import Tokens
 
 
 def register(client: TestClient, device_id: str = "test-device", **fields: object) -> None:
