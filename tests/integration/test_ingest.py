@@ -1,4 +1,4 @@
-"""POST /api/v1/scada/data on both backends: the seed's contract, batches, idempotency, bad input."""
+"""POST /api/v1/scada/data on both backends: the contract (docs/contract.md), batches, idempotency, bad input."""
 
 from __future__ import annotations
 

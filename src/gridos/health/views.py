@@ -61,7 +61,7 @@ async def _db(request: Request) -> JSONResponse:
 
 
 router.add_api_route("/health/db", _db, methods=["GET"])
-router.add_api_route("/api/v1/health/db", _db, methods=["GET"], summary="Database health (seed 000 contract)")
+router.add_api_route("/api/v1/health/db", _db, methods=["GET"], summary="Database health (docs/contract.md)")
 
 
 @router.get("/health")
