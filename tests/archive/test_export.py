@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,6 +15,10 @@ from typer.testing import CliRunner
 from gridos.app import create_app
 from gridos.cli import app as cli
 from tests.support.history import DEVICES, midnight, seed
+
+# Arguments only: no data is read for them, but the suite names no calendar date.
+TODAY = datetime.now(UTC).date()
+YESTERDAY = TODAY - timedelta(days=1)
 
 
 @pytest.fixture
@@ -83,11 +87,11 @@ def test_export_parquet_and_csv_across_tiers(seeded: tuple[TestClient, int], tmp
     [
         (["--format", "xlsx"], "--format 'xlsx': use parquet or csv"),
         (["--from", "yesterday"], "--from 'yesterday' is not an ISO 8601 date or time"),
-        (["--from", "2026-01-02", "--to", "2026-01-01"], "--to must be after --from"),
+        (["--from", str(TODAY), "--to", str(YESTERDAY)], "--to must be after --from"),
     ],
 )
 def test_export_bad_arguments(args: list[str], message: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = {"--from": "2026-01-01", "--to": "2026-01-02", "--format": "csv"}
+    base = {"--from": str(YESTERDAY), "--to": str(TODAY), "--format": "csv"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     argv = ["export", "-o", str(tmp_path / "x")] + [x for kv in base.items() for x in kv]
@@ -103,7 +107,7 @@ def test_export_bad_arguments(args: list[str], message: str, tmp_path) -> None: 
         ({"GRIDOS_ARCHIVE_LOCATION": "s3://bucket/x"}, [], "unsupported scheme 's3'"),
         ({"GRIDOS_ARCHIVE_LOCATION": "abfs://nocontainer"}, [], "expected abfs://<container>@<account>"),
         ({"GRIDOS_ARCHIVE_AFTER_DAYS": "31"}, [], "GRIDOS_ARCHIVE_AFTER_DAYS (31) must be less than"),
-        ({}, ["--day", "2026-13-01"], "--day '2026-13-01' is not YYYY-MM-DD"),
+        ({}, ["--day", f"{TODAY.year}-13-01"], f"--day '{TODAY.year}-13-01' is not YYYY-MM-DD"),
     ],
 )
 def test_archive_configuration_errors(

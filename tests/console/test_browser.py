@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.console import AXE, ConsoleServer, post_samples, register, wait_js
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -206,14 +207,14 @@ def test_one_line_diagram_shows_a_breaker_opening(page, console: ConsoleServer, 
 
 def test_trend_shows_stored_points_and_limits(page, console: ConsoleServer, screenshots: Path) -> None:  # type: ignore[no-untyped-def]
     with api(console) as c:
-        deadline = time.monotonic() + 15  # the fleet reports every second
-        while True:
-            params = {"device_id": "north/tx-1", "measurement": "voltage"}
-            stored = c.get("/api/v1/scada/data", params=params).json()
-            if len(stored["points"]) > 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-    assert len(stored["points"]) > 3
+        params = {"device_id": "north/tx-1", "measurement": "voltage"}
+
+        def stored_points() -> dict | None:  # type: ignore[type-arg]
+            body = c.get("/api/v1/scada/data", params=params).json()
+            return body if len(body["points"]) > 3 else None
+
+        # The fleet reports every second.
+        stored = eventually(stored_points, 15, "more than 3 stored points", interval=0.5)
     open_console(page, console, view="/device/north/tx-1")
     page.wait_for_selector("#chart canvas", timeout=10_000)
     wait_js(page, "Number(document.getElementById('chart').dataset.points) > 3")
@@ -244,12 +245,12 @@ def test_150_active_alarms_are_all_reachable(page, console: ConsoleServer) -> No
     register(console, [{"id": i, "type": "meter", "site": "lab", "nominal_voltage": 400} for i in ids])
     post_samples(console, [{"device_id": i, "voltage": 428.0} for i in ids])
     with api(console) as c:
-        deadline = time.monotonic() + 10
-        while (
-            c.get("/api/v1/alarms", params={"site": "lab"}).json()["total"] < 150
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.2)
+        eventually(
+            lambda: c.get("/api/v1/alarms", params={"site": "lab"}).json()["total"] >= 150,
+            10,
+            "150 active alarms",
+            interval=0.2,
+        )
         flood = c.get("/api/v1/alarms/flood").json()
     open_console(page, console, view="/alarms?site=lab")
     page.wait_for_selector("#alarm-count:has-text('of 150 matching')", timeout=5_000)
