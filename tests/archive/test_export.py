@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from gridos.app import create_app
 from gridos.cli import app as cli
-from tests.support.history import DEVICES, midnight, seed
+from tests.support.history import DEVICES, midnight, row_keys, seed
 
 # Arguments only: no data is read for them, but the suite names no calendar date.
 TODAY = datetime.now(UTC).date()
@@ -47,14 +47,7 @@ def test_export_parquet_and_csv_across_tiers(seeded: tuple[TestClient, int], tmp
     assert r.exit_code == 0, r.output
     table = pq.read_table(out)
     assert table.num_rows == stored
-    keys = list(
-        zip(
-            table["device_id"].to_pylist(),
-            table["measurement"].to_pylist(),
-            table["ts"].to_pylist(),
-            strict=True,
-        )
-    )
+    keys = row_keys(table)
     assert keys == sorted(keys) and len(set(keys)) == stored
 
     out_csv = tmp_path / "one.csv"
