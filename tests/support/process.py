@@ -45,12 +45,12 @@ def wait_ready(
         raise RuntimeError(f"{what} did not become ready within {timeout:g} s: {tail(log)}") from None
 
 
-def http_ok(url: str) -> Callable[[], bool]:
-    """Ready when GET `url` answers 200."""
+def http_ok(url: str, status: int = 200) -> Callable[[], bool]:
+    """Ready when GET `url` answers `status`."""
 
     def ready() -> bool:
         try:
-            return httpx.get(url, timeout=1).status_code == 200
+            return httpx.get(url, timeout=1).status_code == status
         except httpx.HTTPError:
             return False
 
