@@ -104,3 +104,12 @@ def test_broken_kustomization_names_the_target(repo: Repo) -> None:
     repo.plant("deploy/k8s/overlays/staging/kustomization.yaml", "  - ../../base\n", "  - ../../bsae\n")
     found = repo.findings("staging", check="render")
     assert [f.file for f in found] == ["deploy/k8s/overlays/staging/kustomization.yaml"], found
+
+
+def test_chart_values_are_configuration(repo: Repo) -> None:
+    """The cross-checks read the Argo Rollouts values from the path they are given, and name it."""
+    moved = "deploy/argocd/values/rollouts-controller.yaml"
+    (repo.root / "deploy/argocd/values/argo-rollouts.yaml").rename(repo.root / moved)
+    repo.plant(moved, "- name: argoproj-labs/gatewayAPI", "- name: argoproj-labs/gatewayApi")
+    found = repo.findings("prod", check="rollouts", rollouts_values=Path(moved))
+    only(found, ROLLOUT, "Rollout/gridos", "'argoproj-labs/gatewayAPI'", "not registered", moved)
