@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import threading
 import time
@@ -30,25 +29,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 from benchmarks.common import migrated_database, workdir
 from benchmarks.ingest import MEASUREMENTS, make_batches, run_api
 from gridos.simulator.mqtt import topic_for
+from tests.support.metrics import metric
 from tests.support.mosquitto import running_mosquitto
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
+from tests.support.wait import eventually
 
 
 def committed(url: str, source: str) -> float:
-    text = httpx.get(f"{url}/metrics", timeout=10).text
-    m = re.search(rf'gridos_samples_ingested_total\{{source="{source}"\}} (\S+)', text)
-    return float(m.group(1)) if m else 0.0
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return metric(client, "gridos_samples_ingested_total", source=source)
 
 
 def wait_committed(url: str, source: str, target: float, timeout: float = 1800) -> None:
-    deadline = time.monotonic() + timeout
-    while committed(url, source) < target:
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"only {committed(url, source):.0f} of {target:.0f} {source} samples committed"
-            )
-        time.sleep(0.05)
+    eventually(lambda: committed(url, source) >= target, timeout, f"{target:.0f} {source} samples committed")
 
 
 def run_mqtt(

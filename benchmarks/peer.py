@@ -42,6 +42,7 @@ from benchmarks.common import migrated_database, workdir
 from benchmarks.ingest import DEVICES, MEASUREMENTS, make_batches
 from gridos.telemetry.store import SampleStore
 from tests.support.postgres import PostgresServer, free_port, running_postgres
+from tests.support.process import http_ok, stop, wait_ready
 from tests.support.servers import GridosServer, start_gridos
 
 INFLUXD = os.environ.get("INFLUXD", "/usr/bin/influxd")
@@ -113,26 +114,10 @@ def running_influxdb() -> Iterator[Influx]:
     proc = subprocess.Popen([INFLUXD, "run", "-config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"influxd exited: {(root / 'influxd.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/ping", timeout=1).status_code == 204:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("influxd did not answer /ping within 60 s")
-            time.sleep(0.1)
+        wait_ready(proc, http_ok(f"{url}/ping", status=204), "influxd", root / "influxd.log", timeout=60)
         yield Influx(url, root, (root / "data", root / "wal"))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=30)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 

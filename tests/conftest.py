@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from gridos.config import Settings
 from gridos.db.migrate import upgrade
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.settings import settings_values
+from tests.support.tokens import Tokens
 
 
 @pytest.fixture(scope="session")
@@ -42,17 +42,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     name = server.create_database(template=server.template)  # type: ignore[attr-defined]
     yield server.url(name)
     server.drop_database(name)
-
-
-@dataclass
-class Tokens:
-    admin: str
-    operator: str
-    viewer: str
-    ingest: str
-
-    def header(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {getattr(self, role)}"}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gridos.app import create_app
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 DEVICE = "north/tx-1"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.alarms.conftest import DEVICE, Feed, active
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 
 def test_default_voltage_limits_raise_and_clear_with_ack(

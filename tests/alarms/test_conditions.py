@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.alarms.conftest import DEVICE, Feed, active
-from tests.conftest import Tokens
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
-
-
-def metric(client: TestClient, name: str) -> float | None:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return None
+from tests.support.metrics import metric
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 
 def test_flood_after_more_than_ten_new_alarms_and_chattering(aclient: TestClient, feed: Feed) -> None:
@@ -46,11 +26,11 @@ def test_flood_after_more_than_ten_new_alarms_and_chattering(aclient: TestClient
     assert eventually(lambda: metric(aclient, "gridos_alarm_chattering") == 2.0)
     assert eventually(
         lambda: (
-            metric(aclient, 'gridos_active_alarms{priority="medium",state="active_unacked"}') == 1.0
-            and metric(aclient, 'gridos_active_alarms{priority="high",state="cleared_unacked"}') == 1.0
+            metric(aclient, "gridos_active_alarms", priority="medium", state="active_unacked") == 1.0
+            and metric(aclient, "gridos_active_alarms", priority="high", state="cleared_unacked") == 1.0
         )
     )
-    assert (metric(aclient, 'gridos_alarm_transitions_total{to_state="active_unacked"}') or 0) >= 11
+    assert metric(aclient, "gridos_alarm_transitions_total", to_state="active_unacked") >= 11
 
 
 def test_stale_device_raises_comm_failure_cleared_when_data_returns(

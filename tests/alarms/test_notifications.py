@@ -3,11 +3,9 @@ by a real HTTP client from a real GridOS process."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,57 +15,24 @@ from fastapi.testclient import TestClient
 from gridos.app import create_app
 from tests.alarms.conftest import DEVICE, Feed
 from tests.alarms.sse import Event, read_stream
-from tests.alarms.test_conditions import eventually
-from tests.conftest import Tokens
+from tests.support.recorder import RecordingServer
 from tests.support.servers import start_gridos
-
-
-class Sink:
-    """An HTTP server on 127.0.0.1 answering 503 to the first `failures` requests, then 200."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.requests: list[tuple[str, Any]] = []
-        self.received: list[Any] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                sink.requests.append((self.path, body))
-                if len(sink.requests) <= sink.failures:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                sink.received.append(body)
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 
 @pytest.fixture
-def sinks() -> Iterator[tuple[Sink, Sink]]:
-    hook, am = Sink(failures=3), Sink(failures=0)
-    yield hook, am
-    hook.close()
-    am.close()
+def sinks() -> Iterator[tuple[RecordingServer, RecordingServer]]:
+    """A webhook answering 503 to its first three requests, then 200; an Alertmanager answering 200."""
+    with RecordingServer(failures=3) as hook, RecordingServer() as am:
+        yield hook, am
 
 
 def test_webhook_retries_with_backoff_until_the_sink_recovers(
     alarm_env: dict[str, str],
     make_settings: Any,
     tokens: Tokens,
-    sinks: tuple[Sink, Sink],
+    sinks: tuple[RecordingServer, RecordingServer],
 ) -> None:
     hook, am = sinks
     settings = make_settings(
@@ -89,17 +54,18 @@ def test_webhook_retries_with_backoff_until_the_sink_recovers(
         (alarm,) = client.get("/api/v1/alarms").json()["items"]
         client.post(f"/api/v1/alarms/{alarm['id']}/ack", json={"comment": "ok"}).raise_for_status()
 
-        eventually(lambda: len(hook.received) == 3)
+        eventually(lambda: len(hook.accepted()) == 3)
         # Three 503s, then every transition once, in order, despite the retries.
         assert len(hook.requests) == 6
-        assert [r["transition"]["action"] for r in hook.received] == ["activate", "clear", "ack"]
-        assert all(r["kind"] == "alarm_transition" and r["version"] == 1 for r in hook.received)
-        assert hook.received[2]["transition"]["comment"] == "ok"
-        assert [body for _, body in hook.requests[:3]] == [hook.received[0]] * 3
+        received = [r.json() for r in hook.accepted()]
+        assert [r["transition"]["action"] for r in received] == ["activate", "clear", "ack"]
+        assert all(r["kind"] == "alarm_transition" and r["version"] == 1 for r in received)
+        assert received[2]["transition"]["comment"] == "ok"
+        assert [r.json() for r in hook.requests[:3]] == [received[0]] * 3
 
-        eventually(lambda: len(am.received) == 3)
-        assert {path for path, _ in am.requests} == {"/api/v2/alerts"}
-        firing, resolved, acked = (body[0] for body in am.received)
+        eventually(lambda: len(am.accepted()) == 3)
+        assert {r.path for r in am.requests} == {"/api/v2/alerts"}
+        firing, resolved, acked = (r.json()[0] for r in am.accepted())
         assert firing["labels"] | {"alarm_id": "x"} == {
             "alertname": "GridOSAlarm",
             "alarm_id": "x",

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from gridos.alarms.rules import RulesFileError, load_rules_file
 from gridos.alarms.tables import alarm_rules
 from tests.alarms.conftest import active
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 BAD = "lab/meter-bad"
 GOOD = "lab/meter-good"

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from gridos.app import create_app
 from gridos.config import Settings
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 EXAMPLE = Path(__file__).parents[2] / "src/gridos/alarms/examples/rules.yaml"
 

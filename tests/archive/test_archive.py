@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from gridos.app import create_app
 from gridos.archive.tables import ACTIVE, archive_files
-from tests.support.history import answers, history_queries, midnight, seed
+from tests.support.history import answers, history_queries, midnight, row_keys, seed
 
 
 @pytest.fixture
@@ -120,14 +120,7 @@ def test_parquet_layout_is_sorted_compressed_with_statistics(cold_client: TestCl
     assert col.path_in_schema == "ts" and col.compression == "ZSTD"
     assert col.statistics is not None and col.statistics.has_min_max
     table = pq.read_table(path)
-    keys = list(
-        zip(
-            table["device_id"].to_pylist(),
-            table["measurement"].to_pylist(),
-            table["ts"].to_pylist(),
-            strict=True,
-        )
-    )
+    keys = row_keys(table)
     assert keys == sorted(keys)
     assert str(table.schema.field("ts").type) == "timestamp[us, tz=UTC]"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +14,11 @@ from typer.testing import CliRunner
 
 from gridos.app import create_app
 from gridos.cli import app as cli
-from tests.support.history import DEVICES, midnight, seed
+from tests.support.history import DEVICES, midnight, row_keys, seed
+
+# Arguments only: no data is read for them, but the suite names no calendar date.
+TODAY = datetime.now(UTC).date()
+YESTERDAY = TODAY - timedelta(days=1)
 
 
 @pytest.fixture
@@ -44,14 +48,7 @@ def test_export_parquet_and_csv_across_tiers(seeded: tuple[TestClient, int], tmp
     assert r.exit_code == 0, r.output
     table = pq.read_table(out)
     assert table.num_rows == stored
-    keys = list(
-        zip(
-            table["device_id"].to_pylist(),
-            table["measurement"].to_pylist(),
-            table["ts"].to_pylist(),
-            strict=True,
-        )
-    )
+    keys = row_keys(table)
     assert keys == sorted(keys) and len(set(keys)) == stored
 
     out_csv = tmp_path / "one.csv"
@@ -84,11 +81,11 @@ def test_export_parquet_and_csv_across_tiers(seeded: tuple[TestClient, int], tmp
     [
         (["--format", "xlsx"], "--format 'xlsx': use parquet or csv"),
         (["--from", "yesterday"], "--from 'yesterday' is not an ISO 8601 date or time"),
-        (["--from", "2026-01-02", "--to", "2026-01-01"], "--to must be after --from"),
+        (["--from", str(TODAY), "--to", str(YESTERDAY)], "--to must be after --from"),
     ],
 )
 def test_export_bad_arguments(args: list[str], message: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = {"--from": "2026-01-01", "--to": "2026-01-02", "--format": "csv"}
+    base = {"--from": str(YESTERDAY), "--to": str(TODAY), "--format": "csv"}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     argv = ["export", "-o", str(tmp_path / "x")] + [x for kv in base.items() for x in kv]
@@ -104,7 +101,7 @@ def test_export_bad_arguments(args: list[str], message: str, tmp_path) -> None: 
         ({"GRIDOS_ARCHIVE_LOCATION": "s3://bucket/x"}, [], "unsupported scheme 's3'"),
         ({"GRIDOS_ARCHIVE_LOCATION": "abfs://nocontainer"}, [], "expected abfs://<container>@<account>"),
         ({"GRIDOS_ARCHIVE_AFTER_DAYS": "31"}, [], "GRIDOS_ARCHIVE_AFTER_DAYS (31) must be less than"),
-        ({}, ["--day", "2026-13-01"], "--day '2026-13-01' is not YYYY-MM-DD"),
+        ({}, ["--day", f"{TODAY.year}-13-01"], f"--day '{TODAY.year}-13-01' is not YYYY-MM-DD"),
     ],
 )
 def test_archive_configuration_errors(

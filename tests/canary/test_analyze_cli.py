@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.monitoring.prometheus import PrometheusServer, start_prometheus
+from tests.support.prometheus import PrometheusServer, start_prometheus
 
 FIXTURE = Path(__file__).parent / "fixtures" / "constant-template.yaml"
 

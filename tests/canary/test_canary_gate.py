@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 
 from gridctl.analysis import build_metrics, load_documents, resolve_args, select
 from tests.canary.load import Load
-from tests.monitoring.prometheus import ScrapeTarget, start_prometheus
+from tests.support.prometheus import ScrapeTarget, start_prometheus
 from tests.support.servers import GridosServer, start_gridos
 
 pytestmark = [pytest.mark.canary, pytest.mark.slow]

@@ -4,28 +4,26 @@ start); each test opens its own page."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.console import CHROMIUM, CHROMIUM_ARGS, ConsoleServer, console_server
+from tests.support.wait import eventually
 
 
 @pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
     with console_server(tmp_path_factory.mktemp("console")) as c:
         # Wait until the fleet is registered and reporting.
-        deadline = time.monotonic() + 30
         with c.server.client() as api:
-            while time.monotonic() < deadline:
-                status = api.get("/api/v1/scada/status").json()
-                if status["totals"]["devices"] >= 58 and status["totals"]["reporting"] >= 58:
-                    break
-                time.sleep(0.3)
-            else:
-                raise RuntimeError(f"the simulated fleet did not report: {status['totals']}")
+
+            def reporting() -> bool:
+                totals = api.get("/api/v1/scada/status").json()["totals"]
+                return bool(totals["devices"] >= 58 and totals["reporting"] >= 58)
+
+            eventually(reporting, 30, "the simulated fleet to report", interval=0.3)
         yield c
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "src/gridos/web/static/vendor"

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.console import AXE, ConsoleServer, post_samples, register
+from tests.support.console import AXE, ConsoleServer, post_samples, register, wait_js
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -21,15 +22,6 @@ def open_console(page, console: ConsoleServer, token: str | None = None, view: s
     page.wait_for_selector("#conn:text('LIVE')", timeout=10_000)
     if view != "/":
         page.evaluate(f"location.hash = '#{view}'")
-
-
-def wait_js(page, expression: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    """page.wait_for_function evaluates a string, which the console's CSP (no 'unsafe-eval') refuses."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(100)
 
 
 def api(console: ConsoleServer) -> httpx.Client:
@@ -231,14 +223,14 @@ def test_one_line_diagram_shows_a_breaker_opening(page, console: ConsoleServer, 
 
 def test_trend_shows_stored_points_and_limits(page, console: ConsoleServer, screenshots: Path) -> None:  # type: ignore[no-untyped-def]
     with api(console) as c:
-        deadline = time.monotonic() + 15  # the fleet reports every second
-        while True:
-            params = {"device_id": "north/tx-1", "measurement": "voltage"}
-            stored = c.get("/api/v1/scada/data", params=params).json()
-            if len(stored["points"]) > 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-    assert len(stored["points"]) > 3
+        params = {"device_id": "north/tx-1", "measurement": "voltage"}
+
+        def stored_points() -> dict | None:  # type: ignore[type-arg]
+            body = c.get("/api/v1/scada/data", params=params).json()
+            return body if len(body["points"]) > 3 else None
+
+        # The fleet reports every second.
+        stored = eventually(stored_points, 15, "more than 3 stored points", interval=0.5)
     open_console(page, console, view="/device/north/tx-1")
     page.wait_for_selector("#chart canvas", timeout=10_000)
     wait_js(page, "Number(document.getElementById('chart').dataset.points) > 3")
@@ -269,12 +261,12 @@ def test_150_active_alarms_are_all_reachable(page, console: ConsoleServer) -> No
     register(console, [{"id": i, "type": "meter", "site": "lab", "nominal_voltage": 400} for i in ids])
     post_samples(console, [{"device_id": i, "voltage": 428.0} for i in ids])
     with api(console) as c:
-        deadline = time.monotonic() + 10
-        while (
-            c.get("/api/v1/alarms", params={"site": "lab"}).json()["total"] < 150
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.2)
+        eventually(
+            lambda: c.get("/api/v1/alarms", params={"site": "lab"}).json()["total"] >= 150,
+            10,
+            "150 active alarms",
+            interval=0.2,
+        )
         flood = c.get("/api/v1/alarms/flood").json()
     open_console(page, console, view="/alarms?site=lab")
     page.wait_for_selector("#alarm-count:has-text('of 150 matching')", timeout=5_000)

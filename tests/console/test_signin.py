@@ -5,14 +5,13 @@ without the simulator: one probe device is enough, and it starts in a few second
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.console import ConsoleServer, post_samples, register
+from tests.support.console import ConsoleServer, post_samples, register, wait_js
 from tests.support.oidc import running_oidc_provider
 from tests.support.servers import start_gridos
 
@@ -30,14 +29,6 @@ def oidc_console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleSe
             yield ConsoleServer(server, operator_token="", viewer_token="")
         finally:
             server.stop()
-
-
-def wait_js(page, expression: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still false after {timeout} s: {expression}")
-        page.wait_for_timeout(100)
 
 
 def fetch_status(page, method: str, path: str, headers: dict[str, str] | None = None) -> int:  # type: ignore[no-untyped-def]

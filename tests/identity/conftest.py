@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gridos.app import create_app
-from tests.conftest import Tokens
 from tests.support.oidc import CALLBACK, OidcProvider, running_oidc_provider
+from tests.support.tokens import Tokens
 
 
 @pytest.fixture(scope="session")

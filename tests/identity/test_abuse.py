@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 LIMIT = {"GRIDOS_AUTH_MAX_FAILURES": "3", "GRIDOS_AUTH_FAILURE_WINDOW_SECONDS": "60"}
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
 from tests.support.oidc import OidcProvider, csrf, sign_in
+from tests.support.tokens import Tokens
 
 DEVICE = "north/tx-audit"
 

@@ -12,7 +12,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
 from tests.support.oidc import (
     FEDERATED_CLIENT,
     OidcProvider,
@@ -21,6 +20,7 @@ from tests.support.oidc import (
     running_oidc_provider,
     sign_in,
 )
+from tests.support.tokens import Tokens
 
 DEVICE = {"type": "meter", "site": "north", "expected_interval_s": 5}
 # Backend-independent logic (clocks, provider keys): once is enough.

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,9 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import text
 
 from gridos.app import create_app
-from tests.conftest import Tokens
 from tests.support.mosquitto import MosquittoBroker, mosquitto_available, running_mosquitto
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 
 @pytest.fixture
@@ -33,13 +34,16 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
         yield b
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+# An hour ago: inside the retention window, never in the future.
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def item(device: str, i: int, **values: Any) -> dict[str, Any]:
+    return {
+        "device_id": device,
+        "timestamp": (T0 + timedelta(seconds=i)).isoformat(),
+        **(values or {"voltage": 230.0 + i % 7}),
+    }
 
 
 def mqtt_env(broker: MosquittoBroker, **extra: str) -> dict[str, str]:
@@ -120,7 +124,7 @@ class Publisher:
     def wait_all_acked(self, timeout: float = 60.0) -> None:
         # MQTTMessageInfo.is_published() raises for a message queued while disconnected (paho 2.2), even
         # though paho sends it after reconnecting: count PUBACKs instead.
-        wait_for(
+        eventually(
             lambda: all(i.mid in self.acked for i in self.infos), timeout, "the broker to ack every publish"
         )
 

@@ -18,10 +18,11 @@ from sqlalchemy import text
 from gridos.ingest.iec104map import parse_point_map
 from gridos.simulator.iec104 import Iec104Outstation
 from gridos.telemetry.catalogue import build_catalogue
-from tests.conftest import Tokens
-from tests.ingest.conftest import gridos_app, register, wait_for
+from tests.ingest.conftest import gridos_app, register
 from tests.support.metrics import metric
 from tests.support.postgres import free_port
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 FEEDER, TX = "north/feeder-1", "north/tx-1"
@@ -140,7 +141,9 @@ def check(client: TestClient) -> dict[str, Any]:
 def test_interrogation_spontaneous_changes_time_tags_and_quality(
     client: TestClient, rtu: Iec104Outstation
 ) -> None:
-    wait_for(lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation")
+    eventually(
+        lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation"
+    )
     feeder, tx = latest(client, FEEDER), latest(client, TX)
     assert feeder["voltage"]["value"] == 231.5
     assert feeder["current"]["value"] == pytest.approx(12.3)
@@ -154,7 +157,7 @@ def test_interrogation_spontaneous_changes_time_tags_and_quality(
     # A spontaneous change carries its time tag: that is the sample's time, not the time of arrival.
     tagged = (datetime.now(UTC) - timedelta(seconds=42)).replace(microsecond=123_000)
     rtu.update(100, 229.75, at=tagged)
-    wait_for(
+    eventually(
         lambda: any(p["value"] == 229.75 for p in history(client, FEEDER, "voltage")),
         what="the spontaneous change",
     )
@@ -172,21 +175,21 @@ def test_interrogation_spontaneous_changes_time_tags_and_quality(
     ]
     for i, (bits, expected) in enumerate(cases):
         rtu.update(100, 230.0 + i, quality=bits)
-        wait_for(
+        eventually(
             lambda v=230.0 + i: latest(client, FEEDER)["voltage"]["value"] == v, what=f"quality {bits:#x}"
         )
         assert latest(client, FEEDER)["voltage"]["quality"] == expected, bits
     rtu.update(103, 40.0, quality=IV | NT)
-    wait_for(
+    eventually(
         lambda: latest(client, TX)["temperature"]["quality"] == "invalid", what="IV|NT on an untagged type"
     )
 
     # A double point in transit has no position: invalid, carrying the last known one.
     rtu.update(102, c104.Double.INTERMEDIATE)
-    wait_for(lambda: latest(client, FEEDER)["breaker_closed"]["quality"] == "invalid", what="intermediate")
+    eventually(lambda: latest(client, FEEDER)["breaker_closed"]["quality"] == "invalid", what="intermediate")
     assert latest(client, FEEDER)["breaker_closed"]["value"] is True
     rtu.update(102, False)
-    wait_for(lambda: latest(client, FEEDER)["breaker_closed"]["quality"] == "good", what="breaker open")
+    eventually(lambda: latest(client, FEEDER)["breaker_closed"]["quality"] == "good", what="breaker open")
     assert latest(client, FEEDER)["breaker_closed"]["value"] is False
     assert metric(client, "gridos_samples_ingested_total", source="iec104") >= 6
     assert metric(client, "gridos_connector_up", protocol="iec104") == 1
@@ -196,8 +199,8 @@ def test_interrogation_spontaneous_changes_time_tags_and_quality(
 
 @sqlite_only
 def test_a_dropped_link_raises_the_alarm_and_loses_nothing(client: TestClient, rtu: Iec104Outstation) -> None:
-    wait_for(lambda: len(latest(client, FEEDER)) == 3, what="interrogation")
-    wait_for(lambda: rtu.connected, what="the outstation to see the connection")
+    eventually(lambda: len(latest(client, FEEDER)) == 3, what="interrogation")
+    eventually(lambda: rtu.connected, what="the outstation to see the connection")
     sent: dict[datetime, float] = {}
 
     def event(value: float) -> None:
@@ -208,14 +211,18 @@ def test_a_dropped_link_raises_the_alarm_and_loses_nothing(client: TestClient, r
 
     event(200.0)
     event(201.0)
-    wait_for(lambda: latest(client, FEEDER)["voltage"]["value"] == 201.0, what="the changes before the drop")
+    eventually(
+        lambda: latest(client, FEEDER)["voltage"]["value"] == 201.0, what="the changes before the drop"
+    )
 
     rtu.stop()  # the RTU's port closes: the link drops
-    wait_for(lambda: latest(client, FEEDER)["voltage"]["quality"] == "invalid", what="invalid samples")
+    eventually(lambda: latest(client, FEEDER)["voltage"]["quality"] == "invalid", what="invalid samples")
     assert {m["quality"] for m in latest(client, TX).values()} == {"invalid"}
     assert latest(client, FEEDER)["voltage"]["value"] == 201.0  # the last value, carried as invalid
-    wait_for(lambda: (comm_alarm(client, FEEDER) or {}).get("condition_active") is True, what="feeder alarm")
-    wait_for(lambda: (comm_alarm(client, TX) or {}).get("condition_active") is True, what="tx alarm")
+    eventually(
+        lambda: (comm_alarm(client, FEEDER) or {}).get("condition_active") is True, what="feeder alarm"
+    )
+    eventually(lambda: (comm_alarm(client, TX) or {}).get("condition_active") is True, what="tx alarm")
     assert check(client)["links"]["north-rtu"]["state"] == "failed"
     assert client.get("/health/ready").status_code == 200  # a failing RTU is an alarm, not unreadiness
     assert metric(client, "gridos_connector_devices", protocol="iec104", state="failed") == 2
@@ -225,8 +232,8 @@ def test_a_dropped_link_raises_the_alarm_and_loses_nothing(client: TestClient, r
         event(value)
     assert len(rtu.buffer) == 3
     rtu.start()
-    wait_for(lambda: check(client)["links"]["north-rtu"]["state"] == "ok", what="reconnection")
-    wait_for(
+    eventually(lambda: check(client)["links"]["north-rtu"]["state"] == "ok", what="reconnection")
+    eventually(
         lambda: not (comm_alarm(client, FEEDER) or {}).get("condition_active"), what="the alarm to clear"
     )
 
@@ -238,8 +245,8 @@ def test_a_dropped_link_raises_the_alarm_and_loses_nothing(client: TestClient, r
             if p["quality"] == "good"
         }
 
-    wait_for(lambda: sent.items() <= stored().items(), what="every event in the history")
-    wait_for(lambda: latest(client, FEEDER)["voltage"]["quality"] == "good", what="good again")
+    eventually(lambda: sent.items() <= stored().items(), what="every event in the history")
+    eventually(lambda: latest(client, FEEDER)["voltage"]["quality"] == "good", what="good again")
     assert metric(client, "gridos_connector_polls_total", protocol="iec104", result="failed") >= 1
 
 
@@ -254,10 +261,10 @@ def test_fails_over_to_the_redundant_address(
     primary = outstation(doc, primary_port)
     with primary, backup, gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client:
         register(client, FEEDER, TX)
-        wait_for(lambda: check(client)["links"]["north-rtu"]["connected_to"] == f"127.0.0.1:{primary_port}")
+        eventually(lambda: check(client)["links"]["north-rtu"]["connected_to"] == f"127.0.0.1:{primary_port}")
         primary.stop()
-        wait_for(lambda: check(client)["links"]["north-rtu"]["connected_to"] == f"127.0.0.1:{backup_port}")
-        wait_for(
+        eventually(lambda: check(client)["links"]["north-rtu"]["connected_to"] == f"127.0.0.1:{backup_port}")
+        eventually(
             lambda: any(p["value"] == 240.0 for p in history(client, FEEDER, "voltage")), what="backup's GI"
         )
         # The switch-over happened without a comm failure.
@@ -272,9 +279,11 @@ def test_unreachable_rtu_at_start_raises_the_alarm(
     doc = link_doc(free_port())  # nobody listens
     with gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client:
         register(client, FEEDER, TX)
-        wait_for(lambda: check(client)["links"]["north-rtu"]["consecutive_failures"] >= 2, what="retries")
+        eventually(lambda: check(client)["links"]["north-rtu"]["consecutive_failures"] >= 2, what="retries")
         assert "not open within 3 s" in check(client)["links"]["north-rtu"]["last_error"]
-        wait_for(lambda: (comm_alarm(client, FEEDER) or {}).get("condition_active") is True, what="the alarm")
+        eventually(
+            lambda: (comm_alarm(client, FEEDER) or {}).get("condition_active") is True, what="the alarm"
+        )
 
 
 def _role(client: TestClient) -> str:
@@ -296,14 +305,16 @@ def test_one_replica_owns_the_rtu_links(
         register(b, FEEDER, TX)
         with gridos_app(make_settings, tokens, env) as a:
             clients = (a, b)
-            wait_for(lambda: sorted(_role(c) for c in clients) == ["connected", "standby"], what="one owner")
+            eventually(
+                lambda: sorted(_role(c) for c in clients) == ["connected", "standby"], what="one owner"
+            )
             owner = next(c for c in clients if _role(c) == "connected")
             standby = next(c for c in clients if c is not owner)
-            wait_for(lambda: check(owner)["links"]["north-rtu"]["state"] == "ok", what="the owner's link")
+            eventually(lambda: check(owner)["links"]["north-rtu"]["state"] == "ok", what="the owner's link")
             assert check(standby)["links"]["north-rtu"]["state"] == "unknown"
             assert rtu.server.active_connection_count == 1
-        wait_for(lambda: _role(b) == "connected", what="the standby to take over")
-        wait_for(lambda: check(b)["links"]["north-rtu"]["state"] == "ok", what="b's link")
+        eventually(lambda: _role(b) == "connected", what="the standby to take over")
+        eventually(lambda: check(b)["links"]["north-rtu"]["state"] == "ok", what="b's link")
 
 
 def test_point_map_errors_are_specific() -> None:
@@ -342,10 +353,12 @@ def test_example_point_map_is_valid() -> None:
 
 @sqlite_only
 def test_rows_carry_the_time_tag_not_the_arrival(client: TestClient, rtu: Iec104Outstation) -> None:
-    wait_for(lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation")
+    eventually(
+        lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation"
+    )
     at = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
     rtu.update(103, 39.5, at=at)  # M_ME_NC_1 has no time tag: arrival time is used
-    wait_for(lambda: latest(client, TX).get("temperature", {}).get("value") == 39.5, what="untagged change")
+    eventually(lambda: latest(client, TX).get("temperature", {}).get("value") == 39.5, what="untagged change")
     assert datetime.fromisoformat(latest(client, TX)["temperature"]["ts"]) > at + timedelta(minutes=9)
     with client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
         n = conn.execute(text("SELECT count(*) FROM samples WHERE device_id = :d"), {"d": TX}).scalar_one()
@@ -372,8 +385,8 @@ def test_values_received_during_a_database_outage_are_committed_when_it_returns(
         with gridos_app(make_settings, tokens, env, database_url=url) as client:
             register(client, FEEDER, TX)
             connector = client.app.state.services.iec104  # type: ignore[attr-defined]
-            wait_for(lambda: check(client)["links"]["north-rtu"]["state"] == "ok", what="the link")
-            wait_for(lambda: rtu.connected, what="the outstation to see the connection")
+            eventually(lambda: check(client)["links"]["north-rtu"]["state"] == "ok", what="the link")
+            eventually(lambda: rtu.connected, what="the outstation to see the connection")
 
             def voltage_rows() -> dict[datetime, float]:
                 with client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
@@ -390,11 +403,13 @@ def test_values_received_during_a_database_outage_are_committed_when_it_returns(
             sent = {start + timedelta(milliseconds=i): 220.0 + i for i in range(50)}
             for at, value in sent.items():
                 rtu.update(100, value, at=at)
-            wait_for(lambda: connector.health()["pending_samples"] >= 50, what="every value held back")
+            eventually(lambda: connector.health()["pending_samples"] >= 50, what="every value held back")
             assert check(client)["links"]["north-rtu"]["state"] == "ok"  # the RTU link is not the problem
             pg.start()
-            wait_for(lambda: connector.health()["pending_samples"] == 0, timeout=60, what="the backlog")
-            wait_for(lambda: sent.items() <= voltage_rows().items(), timeout=60, what="every value committed")
+            eventually(lambda: connector.health()["pending_samples"] == 0, timeout=60, what="the backlog")
+            eventually(
+                lambda: sent.items() <= voltage_rows().items(), timeout=60, what="every value committed"
+            )
             assert connector.health()["dropped_samples"] == 0
 
 
@@ -421,14 +436,14 @@ def test_the_other_time_tag_variant_of_a_mapped_type_is_taken(
         client.app.state.services.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
             common_address=7, wait_for_response=False
         )
-        wait_for(
+        eventually(
             lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation"
         )
         assert latest(client, TX)["temperature"]["value"] == 41.25
         assert latest(client, FEEDER)["current"]["value"] == pytest.approx(12.3)
         tagged = (datetime.now(UTC) - timedelta(seconds=5)).replace(microsecond=250_000)
         rtu.update(103, 38.5, at=tagged)
-        wait_for(
+        eventually(
             lambda: any(p["value"] == 38.5 for p in history(client, TX, "temperature")), what="tagged change"
         )
         (point,) = [p for p in history(client, TX, "temperature") if p["value"] == 38.5]

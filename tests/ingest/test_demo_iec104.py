@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ingest.conftest import wait_for
 from tests.support.demo import ingested, running_demo
 from tests.support.postgres import free_port
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_demo_streams_site_south_over_iec104(tmp_path: Path) -> None:
     port = free_port()
     with running_demo(tmp_path, "--iec104", "--iec104-port", str(port)) as (url, token, log):
         assert f"IEC 60870-5-104 outstation on 127.0.0.1:{port}" in log.read_text()
-        wait_for(lambda: ingested(url, "iec104") > 50, 120, "iec104 samples")
+        eventually(lambda: ingested(url, "iec104") > 50, 120, "iec104 samples")
         headers = {"Authorization": f"Bearer {token}"}
         latest = httpx.get(f"{url}/api/v1/devices/south/tx-1/latest", headers=headers).json()["measurements"]
         assert latest["voltage"]["quality"] == "good"

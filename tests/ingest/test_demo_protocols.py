@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ingest.conftest import wait_for
 from tests.support.demo import ingested
 from tests.support.demo import running_demo as demo
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.postgres import free_port
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_demo_streams_over_mqtt_and_modbus(broker: MosquittoBroker, tmp_path: Pa
         log,
     ):
         assert f"Modbus TCP on 127.0.0.1:{modbus_port}" in log.read_text()
-        wait_for(
+        eventually(
             lambda: ingested(url, "mqtt") > 0 and ingested(url, "modbus") > 0, 120, "mqtt and modbus samples"
         )
         assert ingested(url, "http") == 0  # every reading took a field-protocol path
@@ -39,7 +39,7 @@ def test_demo_streams_over_mqtt_and_modbus(broker: MosquittoBroker, tmp_path: Pa
             t: dict[str, int] = httpx.get(f"{url}/api/v1/scada/status", headers=headers).json()["totals"]
             return t
 
-        wait_for(lambda: totals()["reporting"] == totals()["devices"] > 50, 120, "every device reporting")
+        eventually(lambda: totals()["reporting"] == totals()["devices"] > 50, 120, "every device reporting")
         east = httpx.get(f"{url}/api/v1/devices/east/tx-1/latest", headers=headers).json()["measurements"]
         assert east["voltage"]["quality"] == "good"
         assert 9_000 < east["voltage"]["value"] < 12_000  # float32 through Modbus registers, sensibly scaled
@@ -55,7 +55,7 @@ def test_demo_streams_over_mqtt_and_modbus(broker: MosquittoBroker, tmp_path: Pa
 
 def test_default_demo_needs_no_broker(tmp_path: Path) -> None:
     with demo(tmp_path) as (url, _token, _log):
-        wait_for(lambda: ingested(url, "http") > 0, 120, "http samples")
+        eventually(lambda: ingested(url, "http") > 0, 120, "http samples")
         ready = httpx.get(f"{url}/health/ready").json()["checks"]
         assert ready["mqtt"] == {"status": "disabled"} and ready["modbus"] == {"status": "disabled"}
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from gridos.app import create_app
 from gridos.config import Settings
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 
 def _samples(database_url: str) -> list[tuple]:

@@ -13,10 +13,11 @@ from ruamel.yaml import YAML
 from sqlalchemy import text
 
 from gridos.simulator.modbus import ModbusTcpSimulator
-from tests.conftest import Tokens
-from tests.ingest.conftest import gridos_app, register, wait_for
-from tests.ingest.test_mqtt import metric
+from tests.ingest.conftest import gridos_app, register
+from tests.support.metrics import metric
 from tests.support.postgres import free_port
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 # Only the sqlite backend: the poller's logic does not depend on the database, the REST suite covers both.
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -137,7 +138,7 @@ def qualities(client: TestClient) -> set[str]:
 
 @sqlite_only
 def test_known_registers_are_decoded_into_good_samples(modbus_client: TestClient) -> None:
-    wait_for(lambda: len(latest(modbus_client)) == 7, what="all 7 measurements")
+    eventually(lambda: len(latest(modbus_client)) == 7, what="all 7 measurements")
     values = {k: v["value"] for k, v in latest(modbus_client).items()}
     assert values == {
         "voltage": 230.5,
@@ -174,9 +175,9 @@ def test_a_device_that_stops_answering_goes_invalid_raises_the_alarm_and_recover
     modbus_client: TestClient, device_server: ModbusTcpSimulator
 ) -> None:
     client = modbus_client
-    wait_for(lambda: qualities(client) == {"good"} and len(latest(client)) == 7, what="good samples")
+    eventually(lambda: qualities(client) == {"good"} and len(latest(client)) == 7, what="good samples")
     device_server.answering.clear()  # accepts the connection, never answers: every read times out
-    wait_for(lambda: qualities(client) == {"invalid"}, what="invalid samples")
+    eventually(lambda: qualities(client) == {"invalid"}, what="invalid samples")
     # the last good values are carried with quality invalid
     assert latest(client)["voltage"]["value"] == 230.5
     assert _invalid_rows(client) >= 7
@@ -189,12 +190,12 @@ def test_a_device_that_stops_answering_goes_invalid_raises_the_alarm_and_recover
     assert metric(client, "gridos_connector_devices", protocol="modbus", state="failed") == 1
     assert metric(client, "gridos_connector_up", protocol="modbus") == 0
     assert metric(client, "gridos_connector_polls_total", protocol="modbus", result="failed") >= 1
-    wait_for(lambda: _comm_alarm(client) is not None, what="the comm-failure alarm")
+    eventually(lambda: _comm_alarm(client) is not None, what="the comm-failure alarm")
     assert _comm_alarm(client)["condition_active"] is True  # type: ignore[index]
 
     device_server.answering.set()
-    wait_for(lambda: qualities(client) == {"good"}, what="good samples again")
-    wait_for(
+    eventually(lambda: qualities(client) == {"good"}, what="good samples again")
+    eventually(
         lambda: not (_comm_alarm(client) or {}).get("condition_active", False), what="the alarm to clear"
     )
     assert metric(client, "gridos_connector_devices", protocol="modbus", state="ok") == 1
@@ -205,16 +206,16 @@ def test_the_poller_reconnects_after_the_server_restarts(
     modbus_client: TestClient, device_server: ModbusTcpSimulator
 ) -> None:
     client = modbus_client
-    wait_for(lambda: qualities(client) == {"good"} and len(latest(client)) == 7, what="good samples")
+    eventually(lambda: qualities(client) == {"good"} and len(latest(client)) == 7, what="good samples")
     device_server.stop()  # connection refused from now on
-    wait_for(lambda: qualities(client) == {"invalid"}, what="invalid samples")
+    eventually(lambda: qualities(client) == {"invalid"}, what="invalid samples")
     check = client.get("/health/ready").json()["checks"]["modbus"]["devices"]["north/feeder-1"]
     assert check["consecutive_failures"] >= 1
     restarted = ModbusTcpSimulator(device_server.port, units=(1, 7))
     restarted.banks = device_server.banks
     restarted.banks[7].set_registers("holding", 0, [0x4367, 0x0000])  # 231.0
     with restarted:
-        wait_for(lambda: latest(client)["voltage"]["quality"] == "good", what="reconnection")
+        eventually(lambda: latest(client)["voltage"]["quality"] == "good", what="reconnection")
         assert latest(client)["voltage"]["value"] == 231.0
 
 
@@ -236,7 +237,7 @@ def test_unregistered_device_is_reported_not_crashing(
                 ]
             )
 
-        wait_for(lambda: "unknown device" in last_error(), what="the unknown-device error")
+        eventually(lambda: "unknown device" in last_error(), what="the unknown-device error")
         assert metric(client, "gridos_connector_errors_total", protocol="modbus") >= 1
 
 
@@ -258,18 +259,18 @@ def test_one_replica_polls_and_a_standby_takes_over(
         register(b, "north/feeder-1")
         with gridos_app(make_settings, tokens, env) as a:
             clients = (a, b)
-            wait_for(lambda: sorted(_role(c) for c in clients) == ["polling", "standby"], what="one leader")
+            eventually(lambda: sorted(_role(c) for c in clients) == ["polling", "standby"], what="one leader")
             leader = next(c for c in clients if _role(c) == "polling")
             standby = next(c for c in clients if c is not leader)
-            wait_for(
+            eventually(
                 lambda: metric(leader, "gridos_connector_polls_total", protocol="modbus", result="ok") >= 3
             )
             assert metric(standby, "gridos_connector_polls_total", protocol="modbus", result="ok") == 0
             assert metric(leader, "gridos_connector_leader", protocol="modbus") == 1
             assert metric(standby, "gridos_connector_leader", protocol="modbus") == 0
         # `a` has stopped; if it was the leader, `b` takes over; either way `b` polls now
-        wait_for(lambda: _role(b) == "polling", what="the standby to take over")
+        eventually(lambda: _role(b) == "polling", what="the standby to take over")
         before = metric(b, "gridos_connector_polls_total", protocol="modbus", result="ok")
-        wait_for(
+        eventually(
             lambda: metric(b, "gridos_connector_polls_total", protocol="modbus", result="ok") > before + 2
         )

@@ -5,49 +5,30 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Tokens
 from tests.ingest.conftest import (
     Publisher,
     Subscriber,
     distinct_keys,
     gridos_app,
+    item,
     mqtt_env,
     register,
     sample_count,
-    wait_for,
 )
+from tests.support.metrics import metric
 from tests.support.mosquitto import MosquittoBroker, running_mosquitto
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.mqtt
-
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-
-
-def item(device: str, i: int, **values: Any) -> dict[str, Any]:
-    return {
-        "device_id": device,
-        "timestamp": (T0 + timedelta(seconds=i)).isoformat(),
-        **(values or {"voltage": 230.0 + i % 7}),
-    }
-
-
-def metric(client: TestClient, name: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                return float(s.value)
-    return 0.0
 
 
 def test_messages_and_batches_are_committed_once(
@@ -55,7 +36,7 @@ def test_messages_and_batches_are_committed_once(
 ) -> None:
     with gridos_app(make_settings, tokens, mqtt_env(broker)) as client:
         register(client, "north/tx-1", "south/feeder-2")
-        wait_for(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
+        eventually(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
         pub = Publisher(broker)
         # one object, a JSON array (batch) and NDJSON via the MQTT 5 content type
         pub.publish("gridos/north/tx-1/telemetry", item("north/tx-1", 0, voltage=231.0, current=10.0))
@@ -64,7 +45,7 @@ def test_messages_and_batches_are_committed_once(
         pub.publish("gridos/south/feeder-2/telemetry", [item("south/feeder-2", i) for i in range(50)])
         pub.wait_all_acked()
         app = client.app
-        wait_for(lambda: app.state.services.mqtt.messages == 3, what="3 messages handled")  # type: ignore[attr-defined]
+        eventually(lambda: app.state.services.mqtt.messages == 3, what="3 messages handled")  # type: ignore[attr-defined]
         pub.close()
         assert sample_count(app) == 52
         assert distinct_keys(app) == 52
@@ -99,7 +80,7 @@ def test_malformed_storm_goes_to_dead_letters_without_stalling(
     good = 100
     with gridos_app(make_settings, tokens, mqtt_env(broker)) as client:
         register(client, "north/tx-1")
-        wait_for(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
+        eventually(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
         pub = Publisher(broker)
         g = 0
         for i in range(storm):
@@ -110,8 +91,8 @@ def test_malformed_storm_goes_to_dead_letters_without_stalling(
         assert g == good
         pub.wait_all_acked()
         app = client.app
-        wait_for(lambda: sample_count(app) == good, what=f"{good} good samples committed")
-        wait_for(lambda: len(dead.messages) == storm, what=f"{storm} dead letters")
+        eventually(lambda: sample_count(app) == good, what=f"{good} good samples committed")
+        eventually(lambda: len(dead.messages) == storm, what=f"{storm} dead letters")
         pub.close()
         # every dead letter carries the original payload, its topic and the reason
         first = dead.messages[0]
@@ -153,7 +134,7 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
         register(client, "east/meter-1")
         app = client.app
         connector = app.state.services.mqtt  # type: ignore[attr-defined]
-        wait_for(lambda: connector.subscribed, what="the subscription")
+        eventually(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
         half = threading.Event()
         resume = threading.Event()
@@ -175,12 +156,12 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
             pub.wait_all_acked()
         committed_before = sample_count(app)
         broker.restart(down_seconds=1.0)
-        wait_for(lambda: connector.subscribed, what="GridOS to resubscribe")
+        eventually(lambda: connector.subscribed, what="GridOS to resubscribe")
         resume.set()
         producer.join()
         assert committed_before < total, "the restart must happen in the middle of the stream"
         pub.wait_all_acked(120)
-        wait_for(lambda: sample_count(app) >= total, timeout=120, what=f"{total} samples")
+        eventually(lambda: sample_count(app) >= total, timeout=120, what=f"{total} samples")
         time.sleep(1.0)  # let late redeliveries arrive: they must not add rows
         pub.close()
         assert sample_count(app) == total
@@ -200,13 +181,13 @@ def test_shared_subscription_splits_the_load_between_two_replicas(
     ):
         register(a, "north/bus-1")
         for c in (a, b):
-            wait_for(lambda c=c: c.app.state.services.mqtt.subscribed, what="both subscriptions")  # type: ignore[misc]
+            eventually(lambda c=c: c.app.state.services.mqtt.subscribed, what="both subscriptions")  # type: ignore[misc]
         pub = Publisher(broker)
         for i in range(total):
             pub.publish("gridos/north/bus-1/telemetry", item("north/bus-1", i))
         pub.wait_all_acked()
         ma, mb = a.app.state.services.mqtt, b.app.state.services.mqtt  # type: ignore[attr-defined]
-        wait_for(lambda: ma.messages + mb.messages == total, what="all messages handled")
+        eventually(lambda: ma.messages + mb.messages == total, what="all messages handled")
         pub.close()
         assert ma.messages > 0 and mb.messages > 0, (ma.messages, mb.messages)
         assert sample_count(a.app) == total
@@ -217,14 +198,14 @@ def test_readiness_reports_a_lost_broker_and_recovers(
 ) -> None:
     env = mqtt_env(broker, GRIDOS_MQTT_REQUIRED_FOR_READY="true")
     with gridos_app(make_settings, tokens, env) as client:
-        wait_for(lambda: client.get("/health/ready").status_code == 200, what="ready")
+        eventually(lambda: client.get("/health/ready").status_code == 200, what="ready")
         broker.stop()
-        wait_for(lambda: client.get("/health/ready").status_code == 503, what="not ready without a broker")
+        eventually(lambda: client.get("/health/ready").status_code == 503, what="not ready without a broker")
         body = client.get("/health/ready").json()
         assert body["checks"]["mqtt"]["connected"] is False
         assert metric(client, "gridos_connector_up", protocol="mqtt") == 0
         broker.start()
-        wait_for(lambda: client.get("/health/ready").status_code == 200, what="ready again after reconnect")
+        eventually(lambda: client.get("/health/ready").status_code == 200, what="ready again after reconnect")
         assert metric(client, "gridos_connector_up", protocol="mqtt") == 1
 
 
@@ -256,14 +237,14 @@ def test_credentials_are_used_and_a_refusal_is_reported(
         wrong = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="wrong")
         with gridos_app(make_settings, tokens, wrong) as client:
             connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
-            wait_for(lambda: connector.last_error is not None, what="the refusal")
+            eventually(lambda: connector.last_error is not None, what="the refusal")
             check = client.get("/health/ready").json()["checks"]["mqtt"]
             assert check["connected"] is False
             assert "connect refused" in check["last_error"] and "wrong" not in str(check)
         right = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="s3cret")
         with gridos_app(make_settings, tokens, right) as client:
             connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
-            wait_for(lambda: connector.subscribed, what="an authenticated subscription")
+            eventually(lambda: connector.subscribed, what="an authenticated subscription")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -274,13 +255,13 @@ def test_tls_with_a_private_ca(
         untrusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true")  # system trust store: the private CA is unknown
         with gridos_app(make_settings, tokens, untrusted) as client:
             connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
-            wait_for(lambda: connector.last_error is not None, what="the failed handshake")
+            eventually(lambda: connector.last_error is not None, what="the failed handshake")
             assert "TLS handshake" in connector.last_error and not connector.connected
         trusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true", GRIDOS_MQTT_TLS_CA_FILE=str(secured.ca_file))
         with gridos_app(make_settings, tokens, trusted) as client:
             register(client, "north/tx-1")
             connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
-            wait_for(lambda: connector.subscribed, what="a subscription over TLS")
+            eventually(lambda: connector.subscribed, what="a subscription over TLS")
             pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
             pub.tls_set(ca_certs=str(secured.ca_file))
             pub.connect(secured.host, secured.port)
@@ -288,7 +269,7 @@ def test_tls_with_a_private_ca(
             pub.publish(
                 "gridos/north/tx-1/telemetry", orjson.dumps(item("north/tx-1", 0)), qos=1
             ).wait_for_publish(10)
-            wait_for(lambda: sample_count(client.app) == 1, what="the sample sent over TLS")
+            eventually(lambda: sample_count(client.app) == 1, what="the sample sent over TLS")
             pub.disconnect()
             pub.loop_stop()
 
@@ -309,19 +290,19 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(
         with gridos_app(make_settings, tokens, mqtt_env(broker), database_url=url) as client:
             register(client, "south/cb-1")
             connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
-            wait_for(lambda: connector.subscribed, what="the subscription")
+            eventually(lambda: connector.subscribed, what="the subscription")
             pub = Publisher(broker)
             for i in range(total // 2):
                 pub.publish("gridos/south/cb-1/telemetry", item("south/cb-1", i))
-            wait_for(lambda: sample_count(client.app) == total // 2, what="the first half")
+            eventually(lambda: sample_count(client.app) == total // 2, what="the first half")
             pg.stop()
             for i in range(total // 2, total):
                 pub.publish("gridos/south/cb-1/telemetry", item("south/cb-1", i))
-            wait_for(lambda: connector.commit_failures > 0, what="a failed commit")
+            eventually(lambda: connector.commit_failures > 0, what="a failed commit")
             assert connector.messages == total // 2  # nothing handled (so nothing acknowledged) meanwhile
             assert "commit failed" in client.get("/health/ready").json()["checks"]["mqtt"]["last_error"]
             pg.start()
-            wait_for(lambda: connector.messages == total, timeout=60, what="the held messages")
+            eventually(lambda: connector.messages == total, timeout=60, what="the held messages")
             assert sample_count(client.app) == total
             assert distinct_keys(client.app) == total
             pub.close()
@@ -340,15 +321,15 @@ def test_a_message_the_database_rejects_is_set_aside_not_retried_forever(
             # A rule only the database knows: stands for any data error the validation cannot foresee.
             conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_333 CHECK (value <> 333)")
         connector = app.state.services.mqtt  # type: ignore[attr-defined]
-        wait_for(lambda: connector.subscribed, what="the subscription")
+        eventually(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
         for i in range(50):
             pub.publish(
                 "gridos/north/tx-1/telemetry", item("north/tx-1", i, voltage=333.0 if i == 25 else 230.0)
             )
         pub.wait_all_acked()
-        wait_for(lambda: connector.messages == 50, what="every message handled")
-        wait_for(lambda: len(dead.messages) == 1, what="the rejected message in the dead-letter topic")
+        eventually(lambda: connector.messages == 50, what="every message handled")
+        eventually(lambda: len(dead.messages) == 1, what="the rejected message in the dead-letter topic")
         assert "rejected by the database" in dict(dead.messages[0].properties.UserProperty)["error"]  # type: ignore[union-attr]
         assert sample_count(app) == 49
         pub.close()

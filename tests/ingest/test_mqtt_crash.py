@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.ingest.conftest import Publisher, mqtt_env, wait_for
-from tests.ingest.test_mqtt import item
+from tests.ingest.conftest import Publisher, item, mqtt_env
 from tests.support.mosquitto import MosquittoBroker
 from tests.support.servers import start_gridos
+from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(broker: MosquittoBroker
         pub.wait_all_acked()  # the broker holds everything for GridOS's session now
         assert killed_at < total, "the crash must happen in the middle of the stream"
         server.start(timeout=120)
-        wait_for(lambda: count() >= total, timeout=120, what=f"{total} samples after the restart")
+        eventually(lambda: count() >= total, timeout=120, what=f"{total} samples after the restart")
         time.sleep(1.0)
         assert count() == total
         assert distinct() == total

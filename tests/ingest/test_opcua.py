@@ -17,9 +17,10 @@ from asyncua.crypto.cert_gen import setup_self_signed_certificate
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
-from tests.ingest.conftest import gridos_app, wait_for
+from tests.ingest.conftest import gridos_app
 from tests.support.postgres import free_port
+from tests.support.tokens import Tokens
+from tests.support.wait import eventually
 
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 CLIENT_URI = "urn:gridos:test-client"
@@ -184,7 +185,7 @@ def test_active_alarms_are_variables(opcua: tuple[TestClient, str], tokens: Toke
     asyncio.run(scenario())
     ready = app_client.get("/health/ready").json()["checks"]["opcua"]
     assert ready["status"] == "healthy" and ready["anonymous"] is False and ready["variables"] == 2
-    wait_for(lambda: app_client.get("/health/ready").status_code == 200)
+    eventually(lambda: app_client.get("/health/ready").status_code == 200)
 
 
 @sqlite_only

@@ -21,8 +21,8 @@ from gridos.simulator.fleet import (
     build_fleet,
     register_in_process,
 )
-from tests.conftest import Tokens
 from tests.support.clock import past
+from tests.support.tokens import Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 10.0

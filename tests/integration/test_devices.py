@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
 from tests.support.clock import iso, past
+from tests.support.tokens import Tokens
 
 TX = {
     "type": "transformer",

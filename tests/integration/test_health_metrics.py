@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from gridos.app import create_app
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 
 
 def families(client: TestClient) -> dict:

@@ -15,8 +15,8 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from gridos.app import create_app
-from tests.conftest import Tokens
 from tests.support.postgres import free_port
+from tests.support.tokens import Tokens
 
 DEVICE = "lab/meter-1"
 

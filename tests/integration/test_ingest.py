@@ -1,4 +1,4 @@
-"""POST /api/v1/scada/data on both backends: the seed's contract, batches, idempotency, bad input."""
+"""POST /api/v1/scada/data on both backends: the contract (docs/contract.md), batches, idempotency, bad input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Tokens
 from tests.support.clock import iso, past
+from tests.support.tokens import Tokens
 
 
 def register(client: TestClient, device_id: str = "test-device", **fields: object) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.postgres import free_port
+from tests.support.process import http_ok, stop, wait_ready
+from tests.support.wait import eventually
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "monitoring" / "alertmanager" / "alertmanager.yml"
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -48,13 +49,7 @@ def test_slo_page_inhibits_its_ticket_only(tmp_path: Path) -> None:
         stderr=(tmp_path / "am.log").open("wb"),
     )
     try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        wait_ready(proc, http_ok(f"{url}/-/ready"), "alertmanager", tmp_path / "am.log", timeout=10)
         alerts = [
             alert("GridOSAvailabilityBurnRateCritical", "page", "gridos", "availability"),
             alert("GridOSAvailabilityBurnRateTicket", "ticket", "gridos", "availability"),
@@ -63,20 +58,20 @@ def test_slo_page_inhibits_its_ticket_only(tmp_path: Path) -> None:
             alert("GridOSAlarmFlood", "ticket", "gridos"),
         ]
         httpx.post(f"{url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
-        state: dict[tuple[str, str], list[str]] = {}
-        for _ in range(50):
+
+        def inhibitions() -> dict[tuple[str, str], list[str]] | None:
             got = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
             state = {
                 (a["labels"]["alertname"], a["labels"]["namespace"]): a["status"]["inhibitedBy"] for a in got
             }
-            if len(state) == len(alerts) and state[("GridOSAvailabilityBurnRateTicket", "gridos")]:
-                break
-            time.sleep(0.1)
+            done = len(state) == len(alerts) and state[("GridOSAvailabilityBurnRateTicket", "gridos")]
+            return state if done else None
+
+        state = eventually(inhibitions, timeout=5, interval=0.1, what="all alerts, the ticket inhibited")
         assert state[("GridOSAvailabilityBurnRateTicket", "gridos")]  # same SLO, same namespace: inhibited
         assert not state[("GridOSLatencyBurnRateTicket", "gridos")]  # other SLO
         assert not state[("GridOSAvailabilityBurnRateTicket", "staging")]  # other namespace
         assert not state[("GridOSAlarmFlood", "gridos")]  # not an SLO alert
         assert not state[("GridOSAvailabilityBurnRateCritical", "gridos")]
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)

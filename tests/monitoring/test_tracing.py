@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,43 +12,24 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from gridos.app import create_app
 from gridos.config import Settings
 from gridos.observability.tracing import otlp_traces_endpoint, setup_tracing
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.path == "/v1/traces":
-                    receiver.requests.append(ExportTraceServiceRequest.FromString(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def span_names(self) -> list[str]:
-        return [
-            span.name
-            for req in self.requests
-            for rs in req.resource_spans
-            for ss in rs.scope_spans
-            for span in ss.spans
-        ]
+from tests.support.recorder import RecordingServer
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+def receiver() -> Iterator[RecordingServer]:
+    with RecordingServer() as r:
+        yield r
+
+
+def span_names(receiver: RecordingServer) -> list[str]:
+    return [
+        span.name
+        for r in receiver.requests
+        if r.path == "/v1/traces"
+        for rs in ExportTraceServiceRequest.FromString(r.body).resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
 
 
 def settings(tmp_path: Path) -> Settings:
@@ -71,7 +50,7 @@ def test_endpoint_precedence() -> None:
     assert otlp_traces_endpoint(both) == "http://g:4318/v1/traces"
 
 
-def test_off_by_default(tmp_path: Path, receiver: Receiver) -> None:
+def test_off_by_default(tmp_path: Path, receiver: RecordingServer) -> None:
     app = create_app(settings(tmp_path))
     assert setup_tracing(app, app.state.services.settings, environ={}) is None
     with TestClient(app) as client:
@@ -79,7 +58,7 @@ def test_off_by_default(tmp_path: Path, receiver: Receiver) -> None:
     assert receiver.requests == []
 
 
-def test_spans_reach_the_collector_named_by_route(tmp_path: Path, receiver: Receiver) -> None:
+def test_spans_reach_the_collector_named_by_route(tmp_path: Path, receiver: RecordingServer) -> None:
     app = create_app(settings(tmp_path))
     provider = setup_tracing(
         app, app.state.services.settings, environ={"GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
@@ -89,6 +68,6 @@ def test_spans_reach_the_collector_named_by_route(tmp_path: Path, receiver: Rece
         assert client.get("/api/v1/devices", headers={"Authorization": "Bearer t0ken"}).status_code == 200
         client.get("/health/ready")
         provider.force_flush()
-    names = receiver.span_names()
+    names = span_names(receiver)
     assert "GET /api/v1/devices" in names
     assert not [n for n in names if "/health" in n]

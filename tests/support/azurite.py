@@ -8,15 +8,14 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.postgres import free_port
+from tests.support.process import listening, stop, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 # GRIDOS_AZURITE_DIR points at another install of the npm package (default: the repository's node_modules).
@@ -69,22 +68,9 @@ def running_azurite() -> Iterator[Azurite]:
         env=os.environ | {"AZURITE_ACCOUNTS": f"{ACCOUNT}:{key}"},
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"azurite exited: {(location / 'azurite.log').read_text()[-2000:]}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("azurite did not start")
-            time.sleep(0.1)
+        wait_ready(proc, listening("127.0.0.1", port), "azurite", location / "azurite.log")
         yield Azurite(port, key)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(2)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=2)
         log.close()
         shutil.rmtree(location, ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.servers import GridosServer, start_gridos
+from tests.support.wait import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -97,3 +98,9 @@ def register(console: ConsoleServer, devices: list[dict[str, object]]) -> None:
             body = {k: v for k, v in d.items() if k != "id"}
             r = api.put(f"/api/v1/devices/{d['id']}", json=body)
             assert r.status_code in (200, 201), r.text
+
+
+def wait_js(page, expression: str, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Until `expression` is truthy in the page. page.wait_for_function evaluates a string, which the
+    console's CSP (no 'unsafe-eval') refuses."""
+    eventually(lambda: page.evaluate(expression), timeout, f"{expression} in the page", interval=0.1)

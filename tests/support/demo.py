@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from tests.support.metrics import metric
 from tests.support.postgres import free_port
+from tests.support.process import stop, tail, wait_ready
 
 
 @contextmanager
@@ -33,25 +33,18 @@ def running_demo(tmp_path: Path, *args: str) -> Iterator[tuple[str, str, Path]]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 120
-        while "admin token:" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_ready(proc, lambda: "admin token:" in log.read_text(), "gridos demo", log, timeout=120)
         match = re.search(r"admin token: (\S+)", log.read_text())
-        assert match, log.read_text()[-2000:]
+        assert match, tail(log)
         yield f"http://127.0.0.1:{port}", match.group(1), log
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=30)
 
 
 def ingested(url: str, source: str) -> float:
     """gridos_samples_ingested_total{source=...} of a running GridOS; 0 when unreachable."""
     try:
-        text = httpx.get(f"{url}/metrics", timeout=5).text
+        with httpx.Client(base_url=url, timeout=5) as client:
+            return metric(client, "gridos_samples_ingested_total", source=source)
     except httpx.HTTPError:
         return 0.0
-    m = re.search(rf'gridos_samples_ingested_total\{{source="{source}"\}} (\S+)', text)
-    return float(m.group(1)) if m else 0.0

@@ -97,3 +97,15 @@ def answers(http: Http, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         body.pop("source", None)
         out.append(body)
     return out
+
+
+def row_keys(table: Any) -> list[tuple[Any, Any, Any]]:
+    """(device_id, measurement, ts) of every row of an archived or exported Parquet table, in file order."""
+    return list(
+        zip(
+            table["device_id"].to_pylist(),
+            table["measurement"].to_pylist(),
+            table["ts"].to_pylist(),
+            strict=True,
+        )
+    )

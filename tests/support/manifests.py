@@ -7,6 +7,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gridctl.manifests.findings import Finding
 from gridctl.manifests.validate import ValidationOptions, ValidationReport, validate
@@ -51,9 +52,14 @@ class Repo:
     def apply(self, plant: Plant) -> None:
         self.plant(plant.path, plant.old, plant.new, plant.count, plant.regex)
 
-    def validate(self, *targets: str, skip: tuple[str, ...] = ("checkov", "policies")) -> ValidationReport:
+    def validate(
+        self, *targets: str, skip: tuple[str, ...] = ("checkov", "policies"), **options: Any
+    ) -> ValidationReport:
+        """`options`: further fields of ValidationOptions (repository_url, rollouts_values, ...)."""
         return validate(
-            ValidationOptions(self.root, gridos_url=self.gridos_url, skip=frozenset(skip), targets=targets)
+            ValidationOptions(
+                self.root, gridos_url=self.gridos_url, skip=frozenset(skip), targets=targets, **options
+            )
         )
 
     def findings(self, *targets: str, check: str | None = None, **kwargs: tuple[str, ...]) -> list[Finding]:

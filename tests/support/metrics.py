@@ -1,12 +1,18 @@
-"""Prometheus metrics read from a running GridOS (in-process TestClient)."""
+"""Prometheus metrics read from a running GridOS: an in-process TestClient or an httpx client of a process."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+from typing import Protocol
+
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def metric(client: TestClient, name: str, **labels: str) -> float:
+class Scrapable(Protocol):
+    def get(self, url: str) -> httpx.Response: ...
+
+
+def metric(client: Scrapable, name: str, **labels: str) -> float:
     """The value of the first sample of `name` whose labels include `labels`; 0 when there is none."""
     for family in text_string_to_metric_families(client.get("/metrics").text):
         for s in family.samples:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.postgres import free_port
+from tests.support.process import listening, stop, wait_ready
 
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = os.environ.get("MOSQUITTO_PASSWD", "/usr/bin/mosquitto_passwd")
@@ -116,27 +115,14 @@ class MosquittoBroker:
         conf = self.write_config()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"mosquitto did not listen on {self.address}: {self.log_path.read_text()[-2000:]}")
+        ready = listening(self.host, self.port)
+        wait_ready(self.proc, ready, f"mosquitto on {self.address}", self.log_path, timeout, interval=0.05)
+        return self
 
     def stop(self) -> None:
         """SIGTERM: the broker saves its persistence database and exits."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            stop(self.proc)
 
     def restart(self, down_seconds: float = 0.0) -> None:
         self.stop()

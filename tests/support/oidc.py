@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
 
 from tests.support.postgres import free_port
+from tests.support.process import http_ok, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
@@ -137,27 +138,13 @@ class OidcProvider:
         self.proc = subprocess.Popen(
             [node, str(SCRIPT)], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"oidc-provider exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"oidc-provider did not start: {self.log_path.read_text()[-2000:]}")
+        ready = http_ok(f"{self.issuer}/.well-known/openid-configuration")
+        wait_ready(self.proc, ready, "oidc-provider", self.log_path, timeout, interval=0.05)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc:
+            stop(self.proc)
 
     def restart_with_keys(self, keys: list[tuple[rsa.RSAPrivateKey, str]]) -> None:
         """Rotate the provider's signing keys: the first one signs from now on."""

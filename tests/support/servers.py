@@ -7,7 +7,6 @@ import secrets
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +14,7 @@ from types import TracebackType
 import httpx
 
 from tests.support.postgres import free_port
+from tests.support.process import http_ok, stop, wait_ready
 
 
 @dataclass
@@ -32,34 +32,17 @@ class GridosServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gridos", "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"gridos exited with {self.proc.returncode}: {self.log_path.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{self.url}/health/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gridos did not become ready: {self.log_path.read_text()[-2000:]}")
+        wait_ready(self.proc, http_ok(f"{self.url}/health/ready"), "gridos", self.log_path, timeout)
+        return self
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks, no flush. What a crash or an OOM kill looks like."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc:
+            stop(self.proc, signal.SIGKILL)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.proc:
+            stop(self.proc, timeout=30)
 
     def client(self, token: str | None = None) -> httpx.Client:
         return httpx.Client(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Second stage of the bootstrap (seed 000): Terraform made the cluster; this installs Argo CD once with Helm in
+# Second stage of the bootstrap (ADR 0005): Terraform made the cluster; this installs Argo CD once with Helm in
 # HA mode, registers the cluster with its environment label, and applies the root Application. From then on
 # Argo CD manages everything from Git. Idempotent: run it again and it changes nothing that exists.
 #

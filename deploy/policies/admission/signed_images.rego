@@ -1,4 +1,4 @@
-# Admission policy (seed 004): only images signed by our CI (cosign) may run. Written for an OPA/Gatekeeper
+# Admission policy (ADR 0012): only images signed by our CI (cosign) may run. Written for an OPA/Gatekeeper
 # admission webhook: input is an AdmissionReview; data.gridos.signatures.verified is the set of image digests
 # whose cosign signature the verifier (Ratify, or the CI job that signs and attests) has checked, and
 # data.gridos.signatures.registries the registries we trust. Unsigned, unpinned or foreign images are denied.

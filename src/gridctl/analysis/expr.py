@@ -117,26 +117,22 @@ class _Parser:
             return ("if", cond, yes, no)
         return cond
 
-    def coalesce(self) -> Node:
-        node = self.logic_or()
-        while self.at("??"):
+    def left_assoc(self, operand: Callable[[], Node], node_type: str, *ops: str) -> Node:
+        """`operand (op operand)*`, folded to the left into (node_type, left, right) nodes."""
+        node = operand()
+        while self.at(*ops):
             self.take()
-            node = ("??", node, self.logic_or())
+            node = (node_type, node, operand())
         return node
+
+    def coalesce(self) -> Node:
+        return self.left_assoc(self.logic_or, "??", "??")
 
     def logic_or(self) -> Node:
-        node = self.logic_and()
-        while self.at("||", "or"):
-            self.take()
-            node = ("or", node, self.logic_and())
-        return node
+        return self.left_assoc(self.logic_and, "or", "||", "or")
 
     def logic_and(self) -> Node:
-        node = self.comparison()
-        while self.at("&&", "and"):
-            self.take()
-            node = ("and", node, self.comparison())
-        return node
+        return self.left_assoc(self.comparison, "and", "&&", "and")
 
     def comparison(self) -> Node:
         node = self.additive()

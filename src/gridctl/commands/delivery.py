@@ -259,7 +259,7 @@ def smoke_command(
     device: Annotated[str, typer.Option(help="device used for the ingest read-back")] = "test-device",
     as_json: Json = False,
 ) -> None:
-    """Seed 000's smoke tests: /health, /health/db, /api/v1/scada/status, /metrics, and a sample ingested and
+    """Post-deployment smoke tests (docs/delivery.md): /health, /health/db, /api/v1/scada/status, /metrics, and a sample ingested and
     read back; each retried (5 tries, 10 s apart by default). Exit 0 pass, 1 fail."""
     smoke = SmokeTest(
         url=url,

@@ -49,6 +49,18 @@ def validate_command(
             help="repoURL of this repository in Argo CD (default: the bootstrap root Application's)"
         ),
     ] = None,
+    argocd_values: Annotated[
+        Path | None,
+        typer.Option(
+            help="Argo CD chart values, relative to --root (default: deploy/argocd/bootstrap/values-argocd.yaml)"
+        ),
+    ] = None,
+    rollouts_values: Annotated[
+        Path | None,
+        typer.Option(
+            help="Argo Rollouts chart values, relative to --root (default: deploy/argocd/values/argo-rollouts.yaml)"
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text",
 ) -> None:
     """Validate the delivery manifests offline. Prints one line per finding: the file, the object (Kind/name),
@@ -77,6 +89,8 @@ def validate_command(
         skip=frozenset(skip or []),
         targets=tuple(target or []),
         repository_url=repository_url,
+        argocd_values=argocd_values,
+        rollouts_values=rollouts_values,
     )
     try:
         report = validate(options)

@@ -1,4 +1,4 @@
-"""Deployment notifications to a Slack incoming webhook (seed 000's job 7): environment, image, commit,
+"""Deployment notifications to a Slack incoming webhook (docs/delivery.md): environment, image, commit,
 duration and outcome. Without a webhook the notification is skipped, not failed, so forks and fresh
 repositories run the workflows unchanged."""
 

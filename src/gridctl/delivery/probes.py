@@ -50,7 +50,7 @@ def _expect_ok(response: httpx.Response) -> httpx.Response:
 
 @dataclass
 class SmokeTest:
-    """Seed 000's smoke checks. Every check is retried on its own (`tries`, `delay` seconds apart, the delay
+    """The post-deployment smoke checks (docs/delivery.md, `gridctl smoke`). Every check is retried on its own (`tries`, `delay` seconds apart, the delay
     multiplied by `backoff` after each failed try) because a fresh rollout may still be warming up."""
 
     url: str
@@ -188,7 +188,7 @@ class MonitorReport:
 
 @dataclass
 class HealthMonitor:
-    """Seed 001's post-deployment monitoring: `checks` rounds `interval` seconds apart; a round fails when a
+    """Post-deployment monitoring (ADR 0014): `checks` rounds `interval` seconds apart; a round fails when a
     probe or the API (which fault injection and real failures reach) answers non-2xx or not at all. The
     deployment fails as soon as `max_consecutive_failures` rounds in a row failed."""
 

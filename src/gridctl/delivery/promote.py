@@ -19,7 +19,7 @@ from gridctl.delivery.image import (
 )
 from gridctl.delivery.ledger import LedgerEntry, PromotionLedger, ledger_path
 
-# dev -> staging -> prod, never skipping a stage (seed 001's staging enforcement).
+# dev -> staging -> prod, never skipping a stage: prod only receives what staging verified (ADR 0011).
 PROMOTION_SOURCE = {"staging": "dev", "prod": "staging"}
 
 

@@ -35,8 +35,9 @@ def __getattr__(name: str) -> Any:
 def run_checks(root: Path, checks: tuple[str, ...] = CHECKS, workflow: Path | None = None) -> list[Finding]:
     """Every finding of the selected checks; parse errors are always reported."""
     from gridctl.infra.docs import check_docs
+    from gridctl.infra.environments import check_pipeline_variables
     from gridctl.infra.secrets import check_secrets
-    from gridctl.infra.structure import check_pipeline_variables, check_structure
+    from gridctl.infra.structure import check_structure
     from gridctl.infra.tree import load
 
     tree = load(root)

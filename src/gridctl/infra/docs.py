@@ -97,6 +97,10 @@ def _listed(lines: list[str], heading: str) -> tuple[int, dict[str, int]]:
     return start + 1, names
 
 
+def _doc(readme: Path, line: int, message: str) -> Finding:
+    return Finding(readme, line, "docs", message)
+
+
 def check_docs(tree: TerraformTree) -> list[Finding]:
     findings: list[Finding] = []
     for module in tree.modules.values():
@@ -110,38 +114,29 @@ def check_docs(tree: TerraformTree) -> list[Finding]:
         ):
             heading_line, listed = _listed(lines, heading)
             if heading_line == 0:
-                findings.append(
-                    Finding(readme, 1, "docs", f"no '{heading}' section (gridctl infra docs --write)")
-                )
+                findings.append(_doc(readme, 1, f"no '{heading}' section (gridctl infra docs --write)"))
                 continue
-            for name, item in declared.items():
-                if name not in listed:
-                    findings.append(
-                        Finding(
-                            readme,
-                            heading_line,
-                            "docs",
-                            f"{kind} {name!r} ({item.path.name}:{item.block.line}) is not listed under '{heading}'",
-                        )
-                    )
+            findings += [
+                _doc(
+                    readme,
+                    heading_line,
+                    f"{kind} {name!r} ({item.path.name}:{item.block.line}) is not listed under '{heading}'",
+                )
+                for name, item in declared.items()
+                if name not in listed
+            ]
             for name, line in listed.items():
                 if name not in declared:
                     findings.append(
-                        Finding(
+                        _doc(
                             readme,
                             line,
-                            "docs",
                             f"lists {kind} {name!r}, which modules/{module.name} does not declare",
                         )
                     )
                 elif lines[line - 1].strip() != expected_rows.get(name, "").strip():
-                    findings.append(
-                        Finding(
-                            readme,
-                            line,
-                            "docs",
-                            f"the row of {kind} {name!r} is out of date with its type, default or description "
-                            "(gridctl infra docs --write)",
-                        )
+                    message = (
+                        f"the row of {kind} {name!r} is out of date with its type, default or description"
                     )
+                    findings.append(_doc(readme, line, message + " (gridctl infra docs --write)"))
     return findings

@@ -1,13 +1,12 @@
 """Offline structural validation: what `terraform validate` would catch across module boundaries, and the
 layout, documentation-in-code and version-pinning rules of docs/infrastructure.md, without a terraform
-binary or provider downloads."""
+binary or provider downloads. The checks of module calls, versions and environments have their own
+modules; this one runs them all and holds the layout, declaration and reference checks."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-from gridctl.infra.hcl import Block, HclFile
+from gridctl.infra.environments import check_environment_drift, check_tfvars
+from gridctl.infra.modules import check_module_calls, check_module_reference
 from gridctl.infra.tree import (
     ENVIRONMENT_FILES,
     ENVIRONMENTS,
@@ -16,15 +15,7 @@ from gridctl.infra.tree import (
     Finding,
     TerraformTree,
 )
-
-MODULE_META_ARGUMENTS = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
-# Files that must be identical in every environment: environments differ only in data.
-SHARED_ENVIRONMENT_FILES = ("main.tf", "variables.tf", "outputs.tf", "providers.tf", "versions.tf")
-# Environment roots pin to a patch series (~> 1.11.4) or an exact version.
-ROOT_PIN = re.compile(r"^\s*(~>\s*\d+\.\d+\.\d+|=?\s*\d+\.\d+\.\d+)\s*$")
-# Modules take a bounded range: a lower bound and an upper bound (or ~>).
-MODULE_PIN = re.compile(r"(~>\s*\d+\.\d+)|(>=?\s*\d+[\d.]*\s*,\s*<=?\s*\d+[\d.]*)")
-BUILTIN_PROVIDERS = frozenset({"terraform"})
+from gridctl.infra.versions import check_versions
 
 
 def check_structure(tree: TerraformTree) -> list[Finding]:
@@ -36,12 +27,12 @@ def check_structure(tree: TerraformTree) -> list[Finding]:
         findings += _declarations(config)
         findings += _unused(config)
         findings += _references(tree, config)
-        findings += _versions(config, root=config in tree.environments.values())
+        findings += check_versions(config, root=config in tree.environments.values())
     for env in tree.environments.values():
-        findings += _module_calls(tree, env)
+        findings += check_module_calls(tree, env)
     for name, tfvars in tree.tfvars.items():
-        findings += _tfvars(tree.environments[name], tfvars)
-    findings += _environment_drift(tree)
+        findings += check_tfvars(tree.environments[name], tfvars)
+    findings += check_environment_drift(tree)
     return findings
 
 
@@ -136,64 +127,6 @@ def _unused(config: Config) -> list[Finding]:
     return findings
 
 
-def _module_source(tree: TerraformTree, config: Config, call: Block) -> Config | None:
-    source = call.attributes.get("source")
-    value = source.value.literal() if source else None
-    if value is None or not value.startswith((".", "/")):
-        return None
-    target = (config.directory / value).resolve()
-    for module in tree.modules.values():
-        if module.directory.resolve() == target:
-            return module
-    return None
-
-
-def _module_calls(tree: TerraformTree, config: Config) -> list[Finding]:
-    findings: list[Finding] = []
-    for parsed, call in config.blocks("module"):
-        name = call.labels[0] if call.labels else "?"
-        source = call.attributes.get("source")
-        if source is None:
-            findings.append(Finding(parsed.path, call.line, "modules", f"module {name!r} has no source"))
-            continue
-        module = _module_source(tree, config, call)
-        if module is None:
-            findings.append(
-                Finding(
-                    parsed.path,
-                    source.line,
-                    "modules",
-                    f"module {name!r}: source {source.value.text} is not a module under {tree.root / 'modules'}",
-                )
-            )
-            continue
-        declared = module.variables()
-        for argument in call.attributes.values():
-            if argument.name in MODULE_META_ARGUMENTS:
-                continue
-            if argument.name not in declared:
-                findings.append(
-                    Finding(
-                        parsed.path,
-                        argument.line,
-                        "modules",
-                        f"module {name!r} passes {argument.name!r}, which modules/{module.name} does not declare",
-                    )
-                )
-        for variable in declared.values():
-            if variable.required and variable.name not in call.attributes:
-                findings.append(
-                    Finding(
-                        parsed.path,
-                        call.line,
-                        "modules",
-                        f"module {name!r} does not pass required variable {variable.name!r} "
-                        f"(modules/{module.name}/{variable.path.name}:{variable.block.line})",
-                    )
-                )
-    return findings
-
-
 def _references(tree: TerraformTree, config: Config) -> list[Finding]:
     findings: list[Finding] = []
     variables = config.variables()
@@ -226,7 +159,7 @@ def _references(tree: TerraformTree, config: Config) -> list[Finding]:
                         )
                     )
                 elif head == "module":
-                    findings += _module_reference(tree, config, calls, parsed, ref.parts, ref.line)
+                    findings += check_module_reference(tree, config, calls, parsed, ref.parts, ref.line)
                 elif head == "data" and len(ref.parts) >= 3 and ref.parts[1:3] not in data_sources:
                     findings.append(
                         Finding(
@@ -263,208 +196,3 @@ def _declared_providers(config: Config) -> set[str]:
         for providers in terraform.children("required_providers")
         for attribute in providers.attributes
     }
-
-
-def _module_reference(
-    tree: TerraformTree,
-    config: Config,
-    calls: dict[str, Block],
-    parsed: HclFile,
-    parts: tuple[str, ...],
-    line: int,
-) -> list[Finding]:
-    dotted = ".".join(parts)
-    call = calls.get(parts[1])
-    if call is None:
-        return [Finding(parsed.path, line, "references", f"{dotted}: no module {parts[1]!r} is called here")]
-    module = _module_source(tree, config, call)
-    if module is None or len(parts) < 3:
-        return []
-    if parts[2] not in module.outputs():
-        return [
-            Finding(
-                parsed.path,
-                line,
-                "references",
-                f"{dotted}: modules/{module.name} has no output {parts[2]!r}",
-            )
-        ]
-    return []
-
-
-def _versions(config: Config, *, root: bool) -> list[Finding]:
-    findings: list[Finding] = []
-    versions = config.file("versions.tf")
-    if versions is None:
-        return findings  # reported by the layout check
-    terraform_blocks = versions.top("terraform")
-    if not terraform_blocks:
-        return [Finding(versions.path, 1, "versions", "versions.tf has no terraform block")]
-    terraform = terraform_blocks[0]
-    kind = "environment" if root else "module"
-    rule = ROOT_PIN if root else MODULE_PIN
-    expected = "~> x.y.z or an exact x.y.z" if root else "a bounded range such as '>= 4.42.0, < 5.0.0'"
-    required_version = terraform.attributes.get("required_version")
-    value = required_version.value.literal() if required_version else None
-    if required_version is None or value is None:
-        findings.append(
-            Finding(versions.path, terraform.line, "versions", "terraform required_version is not set")
-        )
-    elif not rule.search(value):
-        findings.append(
-            Finding(
-                versions.path,
-                required_version.line,
-                "versions",
-                f"terraform required_version {value!r} is not pinned: an {kind} needs {expected}",
-            )
-        )
-    declared: dict[str, int] = {}
-    for providers in terraform.children("required_providers"):
-        for attribute in providers.attributes.values():
-            declared[attribute.name] = attribute.line
-            elements = {e.key: e for e in attribute.value.object_elements()}
-            source = elements["source"].value.literal() if "source" in elements else None
-            version = elements["version"].value.literal() if "version" in elements else None
-            if source is None:
-                findings.append(
-                    Finding(
-                        versions.path,
-                        attribute.line,
-                        "versions",
-                        f"provider {attribute.name!r} has no source",
-                    )
-                )
-            if version is None:
-                findings.append(
-                    Finding(
-                        versions.path,
-                        attribute.line,
-                        "versions",
-                        f"provider {attribute.name!r} has no version",
-                    )
-                )
-            elif not rule.search(version):
-                findings.append(
-                    Finding(
-                        versions.path,
-                        elements["version"].line,
-                        "versions",
-                        f"provider {attribute.name!r} version {version!r} is not pinned: an {kind} needs {expected}",
-                    )
-                )
-    for parsed in config.files:
-        for block_type in ("resource", "data"):
-            for block in parsed.top(block_type):
-                provider = block.labels[0].split("_", 1)[0] if block.labels else ""
-                if provider and provider not in BUILTIN_PROVIDERS and provider not in declared:
-                    findings.append(
-                        Finding(
-                            parsed.path,
-                            block.line,
-                            "versions",
-                            f"{block_type} {block.label} uses provider {provider!r}, "
-                            f"which {versions.path.name} does not declare in required_providers",
-                        )
-                    )
-                    declared[provider] = 0  # report once
-    return findings
-
-
-def _tfvars(env: Config, tfvars: HclFile) -> list[Finding]:
-    findings: list[Finding] = []
-    variables = env.variables()
-    for attribute in tfvars.attributes.values():
-        if attribute.name not in variables:
-            findings.append(
-                Finding(
-                    tfvars.path,
-                    attribute.line,
-                    "tfvars",
-                    f"{attribute.name!r} is not a variable of environment {env.name}",
-                )
-            )
-    return findings
-
-
-def required_from_pipeline(env: Config, tfvars: HclFile | None) -> list[str]:
-    """Required variables that terraform.tfvars leaves to the pipeline (TF_VAR_<name>)."""
-    assigned = set(tfvars.attributes) if tfvars else set()
-    return sorted(v.name for v in env.variables().values() if v.required and v.name not in assigned)
-
-
-def check_pipeline_variables(tree: TerraformTree, workflow: Path) -> list[Finding]:
-    """Every required variable missing from terraform.tfvars must be set as TF_VAR_<name> by the workflow."""
-    if not workflow.is_file():
-        return [Finding(workflow, 0, "tfvars", "workflow not found: required variables cannot be traced")]
-    text = workflow.read_text(encoding="utf-8")
-    findings: list[Finding] = []
-    for name, env in tree.environments.items():
-        tfvars = tree.tfvars.get(name)
-        for variable_name in required_from_pipeline(env, tfvars):
-            if f"TF_VAR_{variable_name}" not in text:
-                variable = env.variables()[variable_name]
-                findings.append(
-                    Finding(
-                        variable.path,
-                        variable.block.line,
-                        "tfvars",
-                        f"required variable {variable_name!r} is neither in {name}/terraform.tfvars nor set as "
-                        f"TF_VAR_{variable_name} by {workflow.name}",
-                    )
-                )
-    return findings
-
-
-def _environment_drift(tree: TerraformTree) -> list[Finding]:
-    findings: list[Finding] = []
-    envs = [tree.environments[name] for name in ENVIRONMENTS if name in tree.environments]
-    if len(envs) < 2:
-        return findings
-    reference = envs[0]
-    for env in envs[1:]:
-        for name in SHARED_ENVIRONMENT_FILES:
-            mine, theirs = env.directory / name, reference.directory / name
-            if not (mine.is_file() and theirs.is_file()):
-                continue
-            a, b = mine.read_text().splitlines(), theirs.read_text().splitlines()
-            if a == b:
-                continue
-            line = next(
-                (i for i, (x, y) in enumerate(zip(a, b, strict=False), start=1) if x != y),
-                min(len(a), len(b)) + 1,
-            )
-            findings.append(
-                Finding(
-                    mine,
-                    line,
-                    "environments",
-                    f"differs from {reference.name}/{name} at line {line}: environments share {name} word for word "
-                    "(staging and prod link to dev's) and differ only in terraform.tfvars and backend.tf",
-                )
-            )
-    keys: dict[str, Path] = {}
-    for env in envs:
-        backend = env.file("backend.tf")
-        if backend is None:
-            continue
-        for terraform in backend.top("terraform"):
-            for block in terraform.children("backend"):
-                key = block.attributes.get("key")
-                value = key.value.literal() if key else None
-                if value is None:
-                    findings.append(
-                        Finding(backend.path, block.line, "environments", "backend has no literal state key")
-                    )
-                elif value in keys:
-                    findings.append(
-                        Finding(
-                            backend.path,
-                            key.line if key else block.line,
-                            "environments",
-                            f"state key {value!r} is also used by {keys[value].parent.name}: environments would share state",
-                        )
-                    )
-                else:
-                    keys[value] = backend.path
-    return findings

@@ -33,6 +33,9 @@ class ValidationOptions:
     extra_targets: tuple[Target, ...] = ()
     # The repoURL Argo CD uses for this repository (default: the root Application's, deploy/argocd/bootstrap).
     repository_url: str | None = None
+    # The chart values the cross-checks read, relative to root (default: RepositoryConfig's).
+    argocd_values: Path | None = None
+    rollouts_values: Path | None = None
 
 
 @dataclass
@@ -92,7 +95,9 @@ def validate(options: ValidationOptions) -> ValidationReport:
             if reference is not None:
                 report.steps.append("metrics")
                 report.metrics_source = reference.url
-            repository = RepositoryConfig.discover(options.root, options.repository_url)
+            repository = RepositoryConfig.discover(
+                options.root, options.repository_url, options.argocd_values, options.rollouts_values
+            )
             for _, objs in rendered:
                 report.findings += check_target(objs, reference, repository)
     if "policies" not in options.skip:

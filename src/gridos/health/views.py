@@ -107,7 +107,7 @@ router.add_api_route(
     _db,
     methods=["GET"],
     response_model=DatabaseCheck,
-    summary="Database health (seed 000 contract)",
+    summary="Database health (docs/contract.md)",
 )
 
 

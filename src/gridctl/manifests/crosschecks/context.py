@@ -4,7 +4,7 @@ against (or None), and the repository configuration (repository URL, values file
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,25 @@ class RepositoryConfig:
     rollouts_values: Path = Path("deploy/argocd/values/argo-rollouts.yaml")
 
     @classmethod
-    def discover(cls, root: Path, repository_url: str | None = None) -> RepositoryConfig:
-        """The repository URL from the argument, else from the root Application of the bootstrap."""
+    def discover(
+        cls,
+        root: Path,
+        repository_url: str | None = None,
+        argocd_values: Path | None = None,
+        rollouts_values: Path | None = None,
+    ) -> RepositoryConfig:
+        """The repository URL from the argument, else from the root Application of the bootstrap; the values
+        files from the arguments, else the defaults above."""
         if repository_url is None and (root / ROOT_APPLICATION).is_file():
             doc = yaml.safe_load((root / ROOT_APPLICATION).read_text()) or {}
             found = ((doc.get("spec") or {}).get("source") or {}).get("repoURL")
             repository_url = str(found) if found else None
-        return cls(root, repository_url)
+        config = cls(root, repository_url)
+        if argocd_values is not None:
+            config = replace(config, argocd_values=argocd_values)
+        if rollouts_values is not None:
+            config = replace(config, rollouts_values=rollouts_values)
+        return config
 
     def values(self, relative: Path) -> dict[str, Any] | None:
         path = self.root / relative

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -14,6 +13,8 @@ import httpx
 from ruamel.yaml import YAML
 
 from tests.support.postgres import free_port
+from tests.support.process import http_ok, stop, wait_ready
+from tests.support.wait import eventually
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 
@@ -38,22 +39,10 @@ class PrometheusServer:
 
     def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Poll until the query returns at least one series (targets scraped, rates computable)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = self.query(promql)
-            if result:
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"no data for {promql} within {timeout}s")
+        return eventually(lambda: self.query(promql), timeout, interval=0.5, what=f"data for {promql}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc, timeout=15)
 
     def __enter__(self) -> PrometheusServer:
         return self
@@ -97,15 +86,5 @@ def start_prometheus(
         stderr=subprocess.STDOUT,
     )
     server = PrometheusServer(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited {proc.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{server.url}/-/ready", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"prometheus did not become ready: {log_path.read_text()[-2000:]}")
+    wait_ready(proc, http_ok(f"{server.url}/-/ready"), "prometheus", log_path, interval=0.2)
+    return server
