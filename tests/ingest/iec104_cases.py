@@ -431,3 +431,29 @@ def test_the_other_time_tag_variant_of_a_mapped_type_is_taken(
         )
         (point,) = [p for p in history(client, TX, "temperature") if p["value"] == 38.5]
         assert datetime.fromisoformat(point["ts"]) == tagged
+
+
+@sqlite_only
+def test_mapped_values_after_an_unmapped_ioa_in_one_asdu_are_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    """The RTU has a point the map leaves out (IOA 99), answered in the same GI ASDU as the mapped IOA 103,
+    before it: c104 stops decoding the ASDU at the unknown IOA; GridOS takes the mapped objects after it."""
+    port = free_port()
+    doc = link_doc(port)
+    extra = {"ioa": 99, "type": "M_ME_NC_1", "device_id": TX, "measurement": "active_power"}
+    with (
+        outstation({**doc, "points": [extra, *doc["points"]]}, port) as rtu,
+        gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
+    ):
+        register(client, FEEDER, TX)
+        client.app.state.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
+            common_address=7, wait_for_response=False
+        )
+        wait_for(lambda: latest(client, TX).get("temperature", {}).get("value") == 41.25, what="IOA 103")
+        assert "active_power" not in latest(client, TX)
+        assert metric(client, "gridos_connector_errors_total", protocol="iec104") >= 1
+        rtu.update(99, 12.0)  # an unmapped spontaneous change: counted, nothing stored
+        rtu.update(103, 40.5)
+        wait_for(lambda: latest(client, TX)["temperature"]["value"] == 40.5, what="spontaneous IOA 103")
+        assert "active_power" not in latest(client, TX)

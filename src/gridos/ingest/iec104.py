@@ -40,8 +40,9 @@ from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.ingest.iec104")
-_READABLE_UNEXPECTED = frozenset({c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.INVALID_COT, c104.Umc.UNKNOWN_COT})
 PROTOCOL = "iec104"
+# Unexpected-message causes after which c104 stops reading the message (see Iec104Client._unexpected)
+_DROPPED_BY_C104 = frozenset({c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.UNKNOWN_IOA})
 IEC104_LOCK_KEY = 727_051  # next to the Modbus polling lock (727050)
 
 # Quality descriptor bits (IEC 60870-5-101 7.2.6.3). IV: the value is invalid. NT (not topical: not
@@ -199,31 +200,42 @@ class Iec104Client:
         return on_receive
 
     def _unexpected(self, state: LinkState, by_ioa: dict[int, Iec104Point]) -> Callable[..., None]:
-        """c104 hands a whole ASDU here when one of its objects has another type id than the point of that
-        IOA (an RTU reporting M_ME_TF_1 for a point it answers as M_ME_NC_1 in a GI) or a cause it does not
-        expect for the type (a time-tagged type in a GI answer). Every object of a mapped IOA whose type is
-        the mapped type or its other time-tag variant is taken; anything else is counted and ignored."""
+        """c104 hands a whole ASDU here when it stops decoding it: at an object whose type id differs from
+        the point of that IOA (an RTU reporting M_ME_TF_1 for a point mapped as M_ME_NC_1) or whose IOA
+        the point map does not mention. The objects before that one reached on_receive; c104 drops the
+        rest. Of the rest, every object of a mapped IOA whose type is the mapped type or its other
+        time-tag variant is taken; anything else is counted and ignored.
+
+        Only these two causes are read. c104 (2.2.1) runs this callback later, on its client thread, with
+        the same IncomingMessage its receive thread works on. After a mismatch or an unknown IOA the
+        receive thread has dropped the message, so this callback is its only reader. After INVALID_COT (a
+        time-tagged type in a GI answer, as c104's own server and many RTUs send it) the receive thread
+        goes on walking the message and hands its objects to on_receive: walking it here at the same time
+        moved the shared cursor and freed the decoded object under the other thread, which crashed the
+        process now and then (ADR 0052). Those objects reach on_receive, or this callback again with
+        MISMATCHED_TYPE_ID."""
 
         def on_unexpected_message(
             connection: c104.Connection, message: c104.IncomingMessage, cause: c104.Umc
         ) -> None:
+            if cause == c104.Umc.INVALID_COT:
+                return  # never touch this message: c104's receive thread is still reading it
             try:
-                # Only a type-id mismatch or a cause the point's type does not expect carries objects this
-                # map can read. For anything else (unknown type id, common address or IOA) c104 has no
-                # decoder for the objects, and walking them has crashed the process (seen once, in
-                # c104 2.2.1): count the message and leave it alone.
-                if cause not in _READABLE_UNEXPECTED or message.number_of_objects == 0:
+                if cause not in _DROPPED_BY_C104 or message.number_of_objects == 0:
                     self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
                     return
                 type_id = message.type.name
                 interrogated = message.cot.name.startswith("INTERROGATED")
+                dropped = False  # from the first object c104 did not deliver on
                 message.first()
                 while message.next():  # the first call moves to the first object
                     point = by_ioa.get(message.io_address)
-                    if point is not None and type_id in point.types:
-                        self._accept(state, point, message.info, interrogated)
-                    else:
+                    if point is None or type_id != point.type:
+                        dropped = True
+                    if point is None or type_id not in point.types:
                         self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+                    elif dropped:
+                        self._accept(state, point, message.info, interrogated)
             except Exception:
                 log.exception("iec104 message not understood", extra={"link": state.link.name})
 
@@ -232,8 +244,9 @@ class Iec104Client:
     def _on_new_point(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
     ) -> None:
-        # An IOA the point map does not mention: counted and ignored (a point map covers what GridOS keeps).
-        self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+        """An IOA the point map does not mention: not added (a point map covers what GridOS keeps). c104
+        then reports the message as UNKNOWN_IOA, where the IOA is counted and the mapped objects after it
+        are taken."""
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
