@@ -8,6 +8,7 @@ until the client stopped reading messages c104's receive thread was still readin
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -279,6 +280,28 @@ def test_unreachable_rtu_at_start_raises_the_alarm(
         wait_for(lambda: check(client)["links"]["north-rtu"]["consecutive_failures"] >= 2, what="retries")
         assert "not open within 3 s" in check(client)["links"]["north-rtu"]["last_error"]
         wait_for(lambda: (comm_alarm(client, FEEDER) or {}).get("condition_active") is True, what="the alarm")
+
+
+@sqlite_only
+def test_reconnection_backs_off_doubling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
+) -> None:
+    """Nobody listens: attempt, wait reconnect_min_s, attempt, wait twice that ... (jitter +/- 20 %). Only
+    lower bounds are asserted: a loaded machine makes every wait longer, never shorter."""
+    doc = {**link_doc(free_port()), "connect_timeout_s": 0.2, "reconnect_min_s": 0.3, "reconnect_max_s": 1.2}
+    with gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client:
+        failures: list[tuple[int, float]] = []
+        deadline = time.monotonic() + 30
+        while len(failures) < 5 and time.monotonic() < deadline:
+            n = check(client)["links"]["north-rtu"]["consecutive_failures"]
+            if n and (not failures or n != failures[-1][0]):
+                failures.append((n, time.monotonic()))
+            time.sleep(0.01)
+        assert [n for n, _ in failures] == [1, 2, 3, 4, 5], failures
+        gaps = [b - a for (_, a), (_, b) in itertools.pairwise(failures)]
+        # waits 0.3, 0.6, 1.2, 1.2 (x 0.8 .. 1.2), each after a 0.2 s attempt
+        assert gaps[1] >= 0.2 + 0.6 * 0.8 - 0.05, gaps
+        assert gaps[2] >= 0.2 + 1.2 * 0.8 - 0.05 and gaps[3] >= 0.2 + 1.2 * 0.8 - 0.05, gaps
 
 
 def _role(client: TestClient) -> str:
