@@ -80,6 +80,11 @@ def env_for(tmp_path: Path, doc: dict[str, Any], **extra: str) -> dict[str, str]
     return {"GRIDOS_IEC104_ENABLED": "true", "GRIDOS_IEC104_POINT_MAP": str(path), **extra}
 
 
+def interrogate(client: TestClient) -> None:
+    """A general interrogation from GridOS's connection to the RTU (as the link sends on connect)."""
+    client.app.state.iec104.links[0].connections[0].interrogation(common_address=7, wait_for_response=False)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def rtu_port() -> int:
     return free_port()
@@ -104,7 +109,7 @@ def client(
     with gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, link_doc(rtu_port))) as c:
         register(c, FEEDER, TX)
         # registered after start-up: the values of the first interrogation may have been refused
-        c.app.state.iec104.links[0].connections[0].interrogation(common_address=7, wait_for_response=False)  # type: ignore[attr-defined]
+        interrogate(c)
         yield c
 
 
@@ -445,9 +450,7 @@ def test_the_other_time_tag_variant_of_a_mapped_type_is_taken(
         gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
     ):
         register(client, FEEDER, TX)
-        client.app.state.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
-            common_address=7, wait_for_response=False
-        )
+        interrogate(client)
         wait_for(
             lambda: len(latest(client, FEEDER)) == 3 and len(latest(client, TX)) == 3, what="interrogation"
         )
@@ -476,9 +479,7 @@ def test_mapped_values_after_an_unmapped_ioa_in_one_asdu_are_taken(
         gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
     ):
         register(client, FEEDER, TX)
-        client.app.state.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
-            common_address=7, wait_for_response=False
-        )
+        interrogate(client)
         wait_for(lambda: latest(client, TX).get("temperature", {}).get("value") == 41.25, what="IOA 103")
         assert "active_power" not in latest(client, TX)
         assert metric(client, "gridos_connector_errors_total", protocol="iec104") >= 1
@@ -527,10 +528,9 @@ def test_interrogation_answers_of_time_tagged_types_are_taken_once(
         wait_for(lambda: received() >= len(points), what="the first interrogation")
         time.sleep(0.5)
         before = received()
-        conn = client.app.state.iec104.links[0].connections[0]  # type: ignore[attr-defined]
         interrogations = 20
         for i in range(1, interrogations + 1):  # paced: c104's outstation drops answers its queue cannot hold
-            conn.interrogation(common_address=7, wait_for_response=False)
+            interrogate(client)
             wait_for(lambda i=i: received() >= before + i * len(points), what=f"answer {i}")
         want = before + interrogations * len(points)
         time.sleep(1.0)  # anything taken twice would arrive meanwhile
