@@ -6,90 +6,43 @@ and backs off (doubling, from reconnect_min_s to reconnect_max_s) once every add
 connection the link starts data transfer, synchronises the RTU's clock and sends a general interrogation; it
 repeats both every interrogation_interval_s / clock_sync_interval_s when these are set.
 
-Values arrive on c104's thread (interrogation responses and spontaneous changes alike): they are turned
-into readings (the time tag, when there is one, is the sample's timestamp; the quality descriptor maps to
-GridOS quality) and queued; a writer thread commits them in batches through telemetry.service. Readings
-are kept and retried while the database is unavailable: nothing received is dropped (up to
-max_pending_samples). A link with no open connection left commits its points once more with quality
-"invalid" (last value) and raises the comm-failure alarm of every device it feeds; the next connection
-clears it.
+Values arrive on c104's threads (interrogation responses and spontaneous changes alike): they are turned
+into readings (gridos.ingest.iec104decode: the time tag, when there is one, is the sample's timestamp; the
+quality descriptor maps to GridOS quality) and queued for the writer thread (gridos.ingest.iec104writer),
+which commits them in batches and keeps them while the database is unavailable. A link with no open
+connection left commits its points once more with quality "invalid" (last value) and raises the
+comm-failure alarm of every device it feeds; the next connection clears it.
+
+c104 calls back on its own threads: the callbacks only read what c104 hands them, on the thread that
+hands it (see _unexpected), and the link threads only drive connections (start/stop, state, unmute,
+interrogation, clock sync).
 
 One replica talks to the RTUs: the holder of a PostgreSQL advisory lock (gridos.ingest.leader), the same
 mechanism as the Modbus poller, with a key of its own.
 """
 
-import contextlib
 import functools
 import logging
 import random
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import c104
-from pydantic import ValidationError
 
-from gridos.errors import InvalidInput, PayloadTooLarge
+from gridos.ingest.iec104decode import Reading, reading_of
 from gridos.ingest.iec104map import Iec104Link, Iec104Point, PointFamily
+from gridos.ingest.iec104writer import PROTOCOL, ReadingWriter
 from gridos.ingest.leader import LeaderLock
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.ingest.iec104")
-_READABLE_UNEXPECTED = frozenset({c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.INVALID_COT, c104.Umc.UNKNOWN_COT})
-PROTOCOL = "iec104"
-IEC104_LOCK_KEY = 727_051  # next to the Modbus polling lock (727050)
-
-# Quality descriptor bits (IEC 60870-5-101 7.2.6.3). IV: the value is invalid. NT (not topical: not
-# updated successfully at the last attempt), OV (overflow), SB (substituted by an operator or automatic
-# source) and BL (blocked for transmission): the value is there but cannot be fully trusted.
-IV, NT, SB, BL, OV = 0x80, 0x40, 0x20, 0x10, 0x01
-QUESTIONABLE_BITS = NT | SB | BL | OV
-
-
-class Reading(NamedTuple):
-    device_id: str
-    measurement: str
-    timestamp: datetime
-    value: float | bool
-    quality: str
-
-
-def quality_of(bits: int) -> str:
-    """IEC 104 quality descriptor -> GridOS quality (IEC 61850 validity)."""
-    if bits & IV:
-        return "invalid"
-    if bits & QUESTIONABLE_BITS:
-        return "questionable"
-    return "good"
-
-
-def reading_of(
-    point: Iec104Point, info: Any, last: float | bool | None, now: datetime, interrogated: bool = False
-) -> Reading:
-    """A c104 Information of a mapped point -> the reading GridOS stores. An answer to an interrogation is
-    the state *now* (the standard sends it untagged), even from an RTU that attaches its last event's tag."""
-    q = info.quality
-    quality = quality_of(int(q.value) if q is not None else 0)
-    raw = info.value
-    value: float | bool
-    if point.family is PointFamily.measured:
-        value = float(raw) * point.scale + point.offset
-    elif point.family is PointFamily.single:
-        value = bool(raw)
-    elif raw == c104.Double.ON:
-        value = True
-    elif raw == c104.Double.OFF:
-        value = False
-    else:  # intermediate (in transit) or indeterminate: no position to report
-        value, quality = (last if isinstance(last, bool) else False), "invalid"
-    tag = None if interrogated else info.recorded_at  # c104 hands time tags over as naive UTC
-    at = tag.replace(tzinfo=UTC) if tag is not None else now
-    return Reading(point.device_id, point.measurement, at, value, quality)
+# Unexpected-message causes after which c104 stops reading the message (see Iec104Client._unexpected)
+_DROPPED_BY_C104 = frozenset({c104.Umc.MISMATCHED_TYPE_ID, c104.Umc.UNKNOWN_IOA})
 
 
 def _open(conn: c104.Connection) -> bool:
@@ -134,18 +87,11 @@ class Iec104Client:
         self._alarms = alarms or (lambda: None)
         self.leader = leader
         self.leader_check_s = leader_check_s
-        self.max_batch = max_batch_samples
-        self.max_pending = max_pending_samples
         self.active = threading.Event()  # set while this process owns the RTU links
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._pending: deque[Reading] = deque()
-        self._enqueued = 0  # readings queued so far ...
-        self._written = 0  # ... and those done with (committed or rejected), in the same order
-        self._wake = threading.Condition()
+        self.writer = ReadingWriter(telemetry, metrics, self._stop, max_batch_samples, max_pending_samples)
         self._lock = threading.Lock()
-        self.dropped = 0  # readings dropped because max_pending_samples was exceeded
-        self.committed = 0
         # One c104 client per connection: a c104 client routes incoming data by common address across
         # all its connections, and the addresses of a link (and of different RTUs) share one.
         self._clients: list[c104.Client] = []
@@ -183,7 +129,7 @@ class Iec104Client:
             state.last_values[key] = (reading.timestamp, reading.value)
         state.received += 1
         state.last_received_at = now
-        self._enqueue(reading)
+        self.writer.enqueue(reading)
 
     def _receiver(self, state: LinkState, mapped: Iec104Point) -> Callable[..., c104.ResponseState]:
         # c104 checks the callback's signature, names and annotations included.
@@ -199,31 +145,42 @@ class Iec104Client:
         return on_receive
 
     def _unexpected(self, state: LinkState, by_ioa: dict[int, Iec104Point]) -> Callable[..., None]:
-        """c104 hands a whole ASDU here when one of its objects has another type id than the point of that
-        IOA (an RTU reporting M_ME_TF_1 for a point it answers as M_ME_NC_1 in a GI) or a cause it does not
-        expect for the type (a time-tagged type in a GI answer). Every object of a mapped IOA whose type is
-        the mapped type or its other time-tag variant is taken; anything else is counted and ignored."""
+        """c104 hands a whole ASDU here when it stops decoding it: at an object whose type id differs from
+        the point of that IOA (an RTU reporting M_ME_TF_1 for a point mapped as M_ME_NC_1) or whose IOA
+        the point map does not mention. The objects before that one reached on_receive; c104 drops the
+        rest. Of the rest, every object of a mapped IOA whose type is the mapped type or its other
+        time-tag variant is taken; anything else is counted and ignored.
+
+        Only these two causes are read. c104 (2.2.1) runs this callback later, on its client thread, with
+        the same IncomingMessage its receive thread works on. After a mismatch or an unknown IOA the
+        receive thread has dropped the message, so this callback is its only reader. After INVALID_COT (a
+        time-tagged type in a GI answer, as c104's own server and many RTUs send it) the receive thread
+        goes on walking the message and hands its objects to on_receive: walking it here at the same time
+        moved the shared cursor and freed the decoded object under the other thread, which crashed the
+        process now and then (ADR 0052). Those objects reach on_receive, or this callback again with
+        MISMATCHED_TYPE_ID."""
 
         def on_unexpected_message(
             connection: c104.Connection, message: c104.IncomingMessage, cause: c104.Umc
         ) -> None:
+            if cause == c104.Umc.INVALID_COT:
+                return  # never touch this message: c104's receive thread is still reading it
             try:
-                # Only a type-id mismatch or a cause the point's type does not expect carries objects this
-                # map can read. For anything else (unknown type id, common address or IOA) c104 has no
-                # decoder for the objects, and walking them has crashed the process (seen once, in
-                # c104 2.2.1): count the message and leave it alone.
-                if cause not in _READABLE_UNEXPECTED or message.number_of_objects == 0:
+                if cause not in _DROPPED_BY_C104 or message.number_of_objects == 0:
                     self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
                     return
                 type_id = message.type.name
                 interrogated = message.cot.name.startswith("INTERROGATED")
+                dropped = False  # from the first object c104 did not deliver on
                 message.first()
                 while message.next():  # the first call moves to the first object
                     point = by_ioa.get(message.io_address)
-                    if point is not None and type_id in point.types:
-                        self._accept(state, point, message.info, interrogated)
-                    else:
+                    if point is None or type_id != point.type:
+                        dropped = True
+                    if point is None or type_id not in point.types:
                         self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+                    elif dropped:
+                        self._accept(state, point, message.info, interrogated)
             except Exception:
                 log.exception("iec104 message not understood", extra={"link": state.link.name})
 
@@ -232,8 +189,9 @@ class Iec104Client:
     def _on_new_point(
         self, client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
     ) -> None:
-        # An IOA the point map does not mention: counted and ignored (a point map covers what GridOS keeps).
-        self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
+        """An IOA the point map does not mention: not added (a point map covers what GridOS keeps). c104
+        then reports the message as UNKNOWN_IOA, where the IOA is counted and the mapped objects after it
+        are taken."""
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -241,7 +199,7 @@ class Iec104Client:
             self.active.set()
         else:
             self._spawn(self._supervise, "iec104-leader")
-        self._spawn(self._write_loop, "iec104-writer")
+        self._spawn(self.writer.run, "iec104-writer")
         for state in self.links:
             self._spawn(functools.partial(self._run_link, state), f"iec104-{state.link.name}")
         log.info("iec104 client started", extra={"links": len(self.links)})
@@ -253,13 +211,12 @@ class Iec104Client:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
-        with self._wake:
-            self._wake.notify_all()
+        self.writer.wake()
         for t in self._threads:
             t.join(timeout)
         for client in self._clients:
             client.stop()
-        self._flush()  # what arrived before the connections closed is committed, not lost
+        self.writer.flush()  # what arrived before the connections closed is committed, not lost
         if self.leader is not None:
             self.leader.release()
         self.active.clear()
@@ -380,10 +337,10 @@ class Iec104Client:
             for p in state.link.points:
                 last = state.last_values.get(f"{p.device_id} {p.measurement}")
                 value = last[1] if last is not None else (0.0 if p.family is PointFamily.measured else False)
-                self._enqueue(Reading(p.device_id, p.measurement, now, value, "invalid"))
+                self.writer.enqueue(Reading(p.device_id, p.measurement, now, value, "invalid"))
             # Committed before the alarm is raised (as the Modbus poller does): a sample arriving after the
             # alarm is taken by the alarm service as "data received again".
-            self._wait_written(self._enqueued, timeout=5.0)
+            self.writer.wait_written(self.writer.enqueued, timeout=5.0)
             for device_id in state.link.device_ids:
                 self._alarm("comm_failure", device_id, f"IEC 104 link {state.link.name}: {error}")
         self._refresh_gauges()
@@ -396,137 +353,6 @@ class Iec104Client:
             getattr(sink, method)(device_id, *args)
         except Exception:
             log.exception("could not update the comm-failure alarm", extra={"device_id": device_id})
-
-    # -- readings -> telemetry ------------------------------------------------------------------
-    def _wait_written(self, count: int, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with self._wake:
-            self._wake.notify()
-        while self._written < count and time.monotonic() < deadline and not self._stop.is_set():
-            self._stop.wait(0.02)
-
-    def _enqueue(self, reading: Reading) -> None:
-        with self._wake:
-            self._enqueued += 1
-            self._pending.append(reading)
-            if len(self._pending) > self.max_pending:
-                self._pending.popleft()
-                self._written += 1  # dropped, but done with
-                self.dropped += 1
-                self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
-            if len(self._pending) == 1 or len(self._pending) >= self.max_batch:
-                self._wake.notify()
-
-    def _write_loop(self) -> None:
-        while not self._stop.is_set():
-            with self._wake:
-                if not self._pending:
-                    self._wake.wait(0.5)
-            # Let a burst (an interrogation response) gather into one transaction.
-            self._stop.wait(0.02)
-            try:
-                written = self._write_batch()
-            except Exception:  # a bug must not end the writer: the readings stay queued
-                log.exception("iec104 writer failed")
-                written = False
-            if not written:
-                self._stop.wait(1.0)  # database unavailable: keep the readings, try again
-
-    def _flush(self) -> None:
-        for _ in range(100):
-            if not self._pending or not self._write_batch():
-                return
-
-    def _take(self) -> list[Reading]:
-        with self._wake:
-            n = min(len(self._pending), self.max_batch)
-            return [self._pending.popleft() for _ in range(n)]
-
-    def _give_back(self, batch: list[Reading]) -> None:
-        with self._wake:
-            self._pending.extendleft(reversed(batch))
-
-    def _write_batch(self) -> bool:
-        """Commit one batch; False (and the batch back in front of the queue) if the database failed."""
-        batch = self._take()
-        if not batch:
-            return True
-        try:
-            ok = self._commit_batch(batch)
-        except Exception:
-            self._give_back(batch)
-            raise
-        if ok:
-            with self._wake:
-                self._written += len(batch)
-        return ok
-
-    def _commit_batch(self, batch: list[Reading]) -> bool:
-        items = self._items(batch)
-        try:
-            while items:
-                try:
-                    rows = self.telemetry.to_rows(items)
-                    break
-                except InvalidInput as exc:  # e.g. a time tag outside the accepted window
-                    bad = {
-                        e["item"] for e in exc.extensions.get("errors", []) if isinstance(e.get("item"), int)
-                    }
-                    self._rejected(exc.detail, len(bad) or len(items))
-                    items = [item for i, item in enumerate(items) if i not in bad] if bad else []
-            else:
-                return True
-            self.telemetry.commit(rows, PROTOCOL)
-        except PayloadTooLarge as exc:  # max_batch_samples above GRIDOS_MAX_BATCH_SAMPLES: a config error
-            self._rejected(exc.detail, len(items))
-            return True
-        except Exception as exc:
-            self._give_back(batch)
-            self.metrics.connector_errors.labels(protocol=PROTOCOL).inc()
-            log.warning(
-                "iec104 samples not committed; retrying",
-                extra={"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"},
-            )
-            return False
-        self.committed += len(rows)
-        self.metrics.connector_messages.labels(protocol=PROTOCOL).inc(len(batch))
-        return True
-
-    def _items(self, batch: list[Reading]) -> list[Any]:
-        """Readings -> validated samples: one item per device, timestamp and quality."""
-        grouped: dict[tuple[str, datetime, str], dict[str, Any]] = {}
-        for r in batch:
-            item = grouped.setdefault(
-                (r.device_id, r.timestamp, r.quality),
-                {"device_id": r.device_id, "timestamp": r.timestamp, "quality": r.quality},
-            )
-            item[r.measurement] = r.value
-        model = self.telemetry.sample_model
-        out = []
-        for item in grouped.values():
-            try:
-                out.append(model.model_validate(item))
-            except ValidationError as exc:
-                # A value outside the measurement's bounds (a wrong scale): drop that value, keep the others.
-                bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-                self._rejected(
-                    f"{item['device_id']}: rejected {', '.join(sorted(bad))}: {exc.errors()[0]['msg']}",
-                    len(bad),
-                )
-                for name in bad:
-                    item.pop(name, None)
-                if len(item) > 3:
-                    with contextlib.suppress(ValidationError):
-                        out.append(model.model_validate(item))
-        return out
-
-    def _rejected(self, detail: str, count: int) -> None:
-        self.metrics.connector_errors.labels(protocol=PROTOCOL).inc(count)
-        with self._lock:
-            self.last_rejection = detail
-        log.warning("iec104 values rejected", extra={"error": detail[:300]})
-
-    last_rejection: str | None = None
 
     # -- operations -----------------------------------------------------------------------------
     def _refresh_gauges(self) -> None:
@@ -561,8 +387,8 @@ class Iec104Client:
             "role": "connected" if self.active.is_set() else "standby",
             "links_ok": sum(1 for s in self.links if s.up),
             "links_failed": sum(1 for s in self.links if s.up is False),
-            "pending_samples": len(self._pending),
-            "dropped_samples": self.dropped,
-            "last_rejection": self.last_rejection,
+            "pending_samples": self.writer.pending,
+            "dropped_samples": self.writer.dropped,
+            "last_rejection": self.writer.last_rejection,
             "links": links,
         }
