@@ -305,7 +305,7 @@ def test_reconnection_backs_off_doubling(
     """Nobody listens: attempt, wait reconnect_min_s, attempt, wait twice that ... (jitter +/- 20 %). Only
     lower bounds are asserted: a loaded machine makes every wait longer, never shorter."""
     doc = {**link_doc(free_port()), "connect_timeout_s": 0.2, "reconnect_min_s": 0.3, "reconnect_max_s": 1.2}
-    with gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client:
+    with gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client:
         failures: list[tuple[int, float]] = []
         deadline = time.monotonic() + 30
         while len(failures) < 5 and time.monotonic() < deadline:
@@ -493,7 +493,7 @@ def test_mapped_values_after_an_unmapped_ioa_in_one_asdu_are_taken(
     extra = {"ioa": 99, "type": "M_ME_NC_1", "device_id": TX, "measurement": "active_power"}
     with (
         outstation({**doc, "points": [extra, *doc["points"]]}, port) as rtu,
-        gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
+        gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client,
     ):
         register(client, FEEDER, TX)
         interrogate(client)
@@ -532,7 +532,7 @@ def test_interrogation_answers_of_time_tagged_types_are_taken_once(
     (link,) = parse_point_map({"links": [doc]}, build_catalogue())
     with (
         Iec104Outstation(link, port=port) as rtu,
-        gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
+        gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client,
     ):
         for p in points:
             rtu.update(p["ioa"], values[p["measurement"]], spontaneous=False)
