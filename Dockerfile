@@ -14,14 +14,19 @@ WORKDIR /src
 RUN pip install --no-cache-dir uv==0.13.9
 # Dependencies first (cached while only the source changes): exactly the locked versions, hashes checked.
 # Runtime only (--no-dev, no extras): gridctl's `tooling` extra (hcl2, kubernetes-validate, regopy, ...)
-# is not in the image; `gridctl --help` and its delivery commands still work without it.
+# is not in the image; `gridctl --help` and its delivery commands still work without it. The `iec104`
+# extra (c104, GPL-3.0) is left out too: `--build-arg EXTRAS=iec104` builds an image with it, whose
+# licence terms are then GPL-3.0's (docs/adr/0055).
+ARG EXTRAS=""
 COPY pyproject.toml uv.lock README.md ./
-RUN uv export --frozen --no-dev --no-emit-project --format requirements-txt --output-file /tmp/requirements.txt \
+RUN uv export --frozen --no-dev --no-emit-project ${EXTRAS:+--extra "$EXTRAS"} --format requirements-txt \
+      --output-file /tmp/requirements.txt \
     && pip wheel --no-cache-dir --require-hashes --only-binary=:all: --wheel-dir /wheels -r /tmp/requirements.txt
 COPY src ./src
 RUN uv build --wheel --out-dir /wheels
 
 FROM ${PYTHON_IMAGE} AS runtime
+ARG EXTRAS=""
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG SOURCE=https://github.com/gridos/gridos
@@ -43,7 +48,7 @@ ENV PATH=/opt/gridos/bin:$PATH \
 # removed from the virtual environment afterwards so the image carries no installer.
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/gridos \
-    && /opt/gridos/bin/pip install --no-cache-dir --no-index --find-links /wheels gridos \
+    && /opt/gridos/bin/pip install --no-cache-dir --no-index --find-links /wheels "gridos${EXTRAS:+[$EXTRAS]}" \
     && /opt/gridos/bin/pip uninstall --yes pip \
     && groupadd --gid 10001 gridos \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gridos \

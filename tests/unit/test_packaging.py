@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLING_MODULES = ("hcl2", "kubernetes_validate", "regopy", "jsonschema", "yaml")
 
@@ -111,3 +113,25 @@ def test_a_runtime_only_environment_runs_both_clis(tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 2 and "needs python-hcl2" in r.stderr
+    # c104 (GPL-3.0) is the optional `iec104` extra, not in the runtime: enabling IEC 104 without it stops
+    # at start-up with exit 2 and what to install (docs/adr/0055).
+    found = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('c104'))"],
+        capture_output=True,
+        text=True,
+    )
+    assert found.stdout.strip() == "None"
+    serve_env = env | {
+        "GRIDOS_IEC104_ENABLED": "true",
+        "GRIDOS_IEC104_POINT_MAP": str(ROOT / "src/gridos/ingest/examples/iec104.yaml"),
+        "GRIDOS_DATA_DIR": str(tmp_path / "data"),
+    }
+    r = subprocess.run(
+        [bin_dir / "gridos", "serve", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=serve_env,
+    )
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "optional 'iec104' extra" in r.stderr and "gridos[iec104]" in r.stderr

@@ -35,7 +35,7 @@ class ArchiveSettings(BaseSettings):
         default=0, ge=0, description="delete cold days older than this many days; 0 keeps them forever"
     )
     cache_dir: Path = Field(
-        default=Path("/tmp/gridos-archive-cache"),  # noqa: S108 - a cache; files are content-addressed and verified
+        default=Path("/tmp/gridos-archive-cache"),  # noqa: S108  # nosec B108 - a cache; files are content-addressed and verified
         description="verified local copies of remote Parquet files, read by DuckDB",
     )
     row_group_rows: int = Field(default=131_072, ge=1024, description="Parquet row-group size")

@@ -96,8 +96,10 @@ def export(
         if fmt == "csv":
             # Instants in CSV as ISO 8601 UTC, whatever the machine's zone.
             con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"COPY ({query}) TO '{target}' {options}", qparams)
-        count = con.execute(f"SELECT count(*) FROM ({union})", qparams).fetchone()
+        # Both statements are built from this module's fixed fragments; values are bound parameters and the
+        # one path is quoted above (bandit's B608 cannot see that).
+        con.execute(f"COPY ({query}) TO '{target}' {options}", qparams)  # nosec B608
+        count = con.execute(f"SELECT count(*) FROM ({union})", qparams).fetchone()  # nosec B608
         return int(count[0]) if count else 0
     finally:
         con.close()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from gridos.ingest.config import ConnectorConfigError
+from gridos.ingest.config import ConnectorConfigError, require_c104
 
 if TYPE_CHECKING:
     from gridos.services import Services
@@ -67,6 +67,7 @@ def install(app: FastAPI, services: Services) -> None:
         )
 
     if iec104_settings.enabled:
+        require_c104()
         from gridos.db import locks
         from gridos.ingest.iec104 import Iec104Client
         from gridos.ingest.iec104map import load_point_map

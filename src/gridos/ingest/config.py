@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConnectorConfigError(ValueError):
     """A connector is enabled but its configuration cannot work (raised at start-up, never later)."""
+
+
+def require_c104() -> None:
+    """IEC 104 needs c104, the optional `iec104` extra: c104 is GPL-3.0 and GridOS Apache-2.0, so neither the
+    default install nor the image carries it (docs/adr/0055-iec104-library-is-an-optional-extra.md)."""
+    if importlib.util.find_spec("c104") is None:
+        raise ConnectorConfigError(
+            "IEC 104 needs the optional 'iec104' extra (the c104 library, GPL-3.0, is not in the default "
+            "install or image): pip install 'gridos[iec104]', or uv sync --extra iec104"
+        )
 
 
 class MqttSettings(BaseSettings):

@@ -7,17 +7,20 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
+from gridos.ingest.config import require_c104
 from gridos.ingest.iec104map import parse_point_map
 from gridos.ingest.registermap import parse_register_map
 from gridos.simulator.fleet import FleetSimulator
-from gridos.simulator.iec104 import FleetOutstationWriter, Iec104Outstation, fleet_point_map
 from gridos.simulator.modbus import FleetRegisterWriter, ModbusTcpSimulator, fleet_register_map
 from gridos.simulator.mqtt import MqttFleetPublisher, parse_address
 from gridos.telemetry.catalogue import build_catalogue
+
+if TYPE_CHECKING:
+    from gridos.simulator.iec104 import FleetOutstationWriter, Iec104Outstation
 
 MODBUS_SITE = "east"
 IEC104_SITE = "south"
@@ -117,6 +120,9 @@ def prepare(
             f"polled by GridOS (register map {path})"
         )
     if iec104_port:
+        require_c104()
+        from gridos.simulator.iec104 import FleetOutstationWriter, Iec104Outstation, fleet_point_map
+
         sample = [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{IEC104_SITE}/")]
         doc = fleet_point_map(sample, "127.0.0.1", iec104_port, name=f"{IEC104_SITE}-rtu")
         (link,) = parse_point_map(doc, build_catalogue())
