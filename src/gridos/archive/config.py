@@ -26,7 +26,9 @@ class ArchiveSettings(BaseSettings):
         default=7, ge=1, description="a UTC day is archived once it ended more than this many days ago"
     )
     interval_seconds: float = Field(
-        default=3600.0, gt=0, description="how often the service archives (GRIDOS_ARCHIVE_SCHEDULE=false turns the schedule off)"
+        default=3600.0,
+        gt=0,
+        description="how often the service archives (GRIDOS_ARCHIVE_SCHEDULE=false turns the schedule off)",
     )
     schedule: bool = Field(
         default=True, description="archive from the service on a schedule (off when a CronJob does it)"
