@@ -156,3 +156,29 @@ def test_every_lock_is_taken_through_db_locks() -> None:
     assert not offenders, "take locks through gridos.db.locks:\n" + "\n".join(offenders)
     keys = {name: value for name, value in vars(locks).items() if name.isupper() and isinstance(value, int)}
     assert len(set(keys.values())) == len(keys), f"two locks share a key: {keys}"
+
+
+# The domain packages of gridos drawn in docs/architecture.md; everything else under gridos is the shared
+# core (configuration, composition, HTTP edge, database, observability) that every domain package uses.
+DOMAINS = ("alarms", "archive", "devices", "health", "identity", "ingest", "simulator", "telemetry", "web")
+DIAGRAM = re.compile(r"^\s*(\w+) --> (\w+)\s*$")
+
+
+def package_edges() -> set[tuple[str, str]]:
+    edges = set()
+    for source, targets in import_graph().items():
+        for target in targets:
+            a, b = [*source.split("."), ""], [*target.split("."), ""]
+            if a[0] == b[0] == "gridos" and a[1] in DOMAINS and b[1] in DOMAINS and a[1] != b[1]:
+                edges.add((a[1], b[1]))
+    return edges
+
+
+def test_the_architecture_diagram_draws_the_real_package_imports() -> None:
+    doc = (SRC.parent / "docs/architecture.md").read_text()
+    block = doc.split("<!-- package graph: tests/unit/test_architecture.py -->", 1)[1].split("```", 2)[1]
+    drawn = {m.groups() for line in block.splitlines() if (m := DIAGRAM.match(line))}
+    actual = package_edges()
+    assert drawn == actual, (
+        f"missing from the diagram: {actual - drawn}; drawn but not imported: {drawn - actual}"
+    )
