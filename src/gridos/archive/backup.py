@@ -152,8 +152,8 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
         from gridos.archive.hot import DAY_US, day_of_us
         from gridos.telemetry.store import SampleStore
 
-        if "samples" in manifest["tables"]:
-            ts = pq.read_table(src / "samples.parquet", columns=["ts"]).column("ts")
+        if "series_samples" in manifest["tables"]:
+            ts = pq.read_table(src / "series_samples.parquet", columns=["ts"]).column("ts")
             day_numbers = pc.unique(pc.floor(pc.divide(pc.cast(ts, pa.float64()), float(DAY_US))))
             SampleStore(engine).ensure_partitions(
                 {day_of_us(int(d) * DAY_US) for d in day_numbers.to_pylist()}
