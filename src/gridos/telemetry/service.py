@@ -308,7 +308,9 @@ class TelemetryService:
                     " sum(value) AS sm, count(*) AS cnt, max(ts) AS lts FROM series_samples"
                     " WHERE series_id = :sid AND ts >= :s AND ts < :e AND quality < 2"
                     " GROUP BY ts - ts % :step) b"
-                    " JOIN series_samples s ON s.series_id = :sid AND s.ts = b.lts"
+                    # The range again on the join: without it a custom plan may hash-join every sample
+                    # of the series in every partition (150 ms instead of 5 for an hour at 1 Hz).
+                    " JOIN series_samples s ON s.series_id = :sid AND s.ts = b.lts AND s.ts >= :s AND s.ts < :e"
                     " ORDER BY b.bucket"
                 )
             rows = conn.execute(text(sql), params | {"step": step_us}).all()
