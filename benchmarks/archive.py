@@ -33,10 +33,10 @@ from benchmarks.ingest import MEASUREMENTS, make_batches
 from gridos.archive import parquet
 from gridos.archive.archiver import Archiver
 from gridos.archive.config import ArchiveSettings
-from gridos.archive.hot import day_start_us
 from gridos.archive.query import ColdTier
 from gridos.archive.storage import LocalStorage, sha256_hex
 from gridos.archive.tables import ACTIVE, archive_files
+from gridos.clock import day_start_us
 from gridos.db.migrate import upgrade
 from gridos.db.tables import devices
 from gridos.telemetry.store import SampleStore, to_us

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from gridos.app import create_app
 from gridos.config import Settings
 from gridos.db.migrate import upgrade
 from tests.support.postgres import PostgresServer, running_postgres
+from tests.support.settings import settings_values
 
 
 @pytest.fixture(scope="session")
@@ -61,7 +62,10 @@ def tokens() -> Tokens:
 
 @pytest.fixture
 def make_settings(database_url: str, tokens: Tokens):  # type: ignore[no-untyped-def]
-    def factory(**overrides: object) -> Settings:
+    """Settings for the parametrised backend. `env` takes GRIDOS_* names (as a subprocess would get them);
+    keyword overrides take field names, a section's as a dict (`alarms={"enabled": False}`)."""
+
+    def factory(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         values: dict[str, object] = {
             "database_url": database_url,
             "api_tokens": (
@@ -70,6 +74,7 @@ def make_settings(database_url: str, tokens: Tokens):  # type: ignore[no-untyped
             "auto_migrate": True,
             "log_json": False,
         }
+        values.update(settings_values(env or {}))
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
 

@@ -1,8 +1,9 @@
-"""The FastAPI application factory: builds every service once and hangs it on app.state."""
+"""The FastAPI application factory, the composition root: from one Settings it builds every service once,
+keeps them in one typed container (gridos.services, on app.state.services) and hands each feature what
+it needs."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -17,6 +18,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gridos import __version__, alarms, archive, identity, ingest, web
+from gridos.background import Jobs
 from gridos.config import Settings
 from gridos.db.engine import make_engine, pool_stats
 from gridos.db.migrate import upgrade
@@ -29,6 +31,7 @@ from gridos.http import EdgeMiddleware, install_error_handlers
 from gridos.identity.openapi import PROBLEM_SCHEMA
 from gridos.observability.metrics import Metrics
 from gridos.observability.tracing import setup_tracing
+from gridos.services import Services
 from gridos.telemetry.lineprotocol_views import router as lineprotocol_router
 from gridos.telemetry.service import TelemetryService
 from gridos.telemetry.views import router as telemetry_router
@@ -38,13 +41,27 @@ GAUGE_REFRESH_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for `settings`. Without them (a uvicorn worker process of `gridos serve --workers N`) they
+    are read from the environment here, once."""
     settings = settings or Settings()
     settings.token_roles  # noqa: B018 - fail at start-up, not on the first request, if tokens are malformed
     engine = make_engine(settings)
     metrics = Metrics(__version__, settings.build_revision)
     registry = DeviceRegistry(engine)
     telemetry = TelemetryService(settings, engine, registry, metrics)
-    health = HealthChecker(engine)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        metrics=metrics,
+        registry=registry,
+        telemetry=telemetry,
+        health=HealthChecker(engine),
+        jobs=Jobs(),
+    )
+    services.jobs.every(
+        "maintenance", settings.maintenance_interval_seconds, lambda: _maintain(services), at_start=True
+    )
+    services.jobs.every("gauges", GAUGE_REFRESH_SECONDS, lambda: _refresh_gauges(services), at_start=True)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,13 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         if settings.migrate_on_start:
             await run_in_threadpool(upgrade, engine)
-        tasks = [
-            asyncio.create_task(
-                _every(settings.maintenance_interval_seconds, _maintain, app), name="maintenance"
-            ),
-            asyncio.create_task(_every(GAUGE_REFRESH_SECONDS, _refresh_gauges, app), name="gauges"),
-        ]
-        for hook in app.state.startup_hooks:
+        services.jobs.start()
+        for hook in services.startup_hooks:
             await hook(app)
         # Everything built so far lives as long as the process: keep it out of every GC pass, which
         # matters on the ingest path that allocates millions of short-lived tuples.
@@ -69,11 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for hook in reversed(app.state.shutdown_hooks):
+            for hook in reversed(services.shutdown_hooks):
                 await hook(app)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await services.jobs.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -85,15 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.metrics = metrics
-    app.state.registry = registry
-    app.state.telemetry = telemetry
-    app.state.health = health
-    # Later features (alarms, connectors) register start/stop coroutines here.
-    app.state.startup_hooks = []
-    app.state.shutdown_hooks = []
+    app.state.services = services  # the only attribute: read through gridos.deps
 
     install_error_handlers(app)
     app.add_middleware(EdgeMiddleware, metrics=metrics)
@@ -101,14 +103,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(telemetry_router)
     app.include_router(lineprotocol_router)
     app.include_router(devices_router)
-    # Features that build on the core attach themselves here (routers, sample observers, hooks).
-    alarms.install(app)
-    ingest.install(app)
-    identity.install(app)
-    web.install(app)
-    archive.install(app)
+    # Features that build on the core attach themselves here (routers, sample observers, hooks, jobs).
+    alarms.install(app, services)
+    ingest.install(app, services)
+    identity.install(app, services)
+    web.install(app, services)
+    archive.install(app, services)
 
-    setup_tracing(app, settings)
+    setup_tracing(app, settings, services.shutdown_hooks)
     _document_ingest_body(app, telemetry)
 
     anonymous_view = metrics.without_sites()
@@ -127,37 +129,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _every(seconds: float, fn: Any, app: FastAPI) -> None:
-    while True:
-        try:
-            await fn(app)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("background task failed", extra={"task": getattr(fn, "__name__", "?")})
-        await asyncio.sleep(seconds)
-
-
-async def _maintain(app: FastAPI) -> None:
-    s: Settings = app.state.settings
-    result = await run_in_threadpool(
-        app.state.telemetry.store.maintain,
-        datetime.now(UTC),
-        s.retention_days,
-        s.rollup_retention_days,
-        s.partitions_ahead_days,
+def _maintain(services: Services) -> None:
+    s = services.settings
+    result = services.telemetry.store.maintain(
+        datetime.now(UTC), s.retention_days, s.rollup_retention_days, s.partitions_ahead_days
     )
     if result["dropped_partitions"]:
         log.info("retention dropped partitions", extra=result)
 
 
-async def _refresh_gauges(app: FastAPI) -> None:
-    metrics: Metrics = app.state.metrics
-    db = await run_in_threadpool(app.state.health.database)
+def _refresh_gauges(services: Services) -> None:
+    metrics = services.metrics
+    db = services.health.database()
     metrics.db_up.set(1 if db["status"] == "healthy" else 0)
     if db["status"] != "healthy":
         return
-    status = await run_in_threadpool(app.state.telemetry.status)
+    status = services.telemetry.status()
     metrics.devices.clear()
     metrics.site_measurement.clear()
     for site in status["sites"]:

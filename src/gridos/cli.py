@@ -53,6 +53,7 @@ def main(
 
 
 def _settings(**overrides: object) -> Settings:
+    """The one Settings of this command: the environment (every section), then the command's options."""
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
         settings.token_roles  # noqa: B018 - validate tokens now
@@ -62,11 +63,10 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def _one_line(exc: Exception, prefix: str = "GRIDOS_") -> str:
-    if isinstance(exc, ValidationError):
-        e = exc.errors()[0]
-        return f"{prefix}{str(e['loc'][0]).upper()}: {e['msg']}" if e["loc"] else e["msg"]
-    return str(exc)
+def _one_line(exc: Exception) -> str:
+    from gridos.config import invalid_setting
+
+    return invalid_setting(exc) if isinstance(exc, ValidationError) else str(exc)
 
 
 def _warn_at_start(settings: Settings) -> None:
@@ -79,6 +79,14 @@ def _warn_at_start(settings: Settings) -> None:
             "no API tokens configured (GRIDOS_API_TOKENS is empty): every /api/v1 request will be "
             "answered 401; set role:token pairs, e.g. GRIDOS_API_TOKENS=admin:<secret>"
         )
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    try:
+        return settings.replace(**changes)
+    except ValidationError as exc:
+        typer.echo(f"gridos: invalid configuration: {_one_line(exc)}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _claim(settings: Settings, command: str) -> tuple[socket.socket, Any]:
@@ -147,7 +155,7 @@ def _run(
     if settings.workers > 1 and on_started is None:
         from uvicorn.supervisors import Multiprocess
 
-        application.state.engine.dispose()
+        application.state.services.engine.dispose()
         # Each worker process builds its own app from the same GRIDOS_* environment (the CLI's options
         # were written into it) and serves the socket bound here.
         # A worker answers the supervisor's health pings only once its app is built and started (imports,
@@ -161,10 +169,11 @@ def _run(
         )
         Multiprocess(config, sockets=[sock]).run()
         return
+    hooks = application.state.services.startup_hooks
     if first_hook is not None:
-        application.state.startup_hooks.insert(0, first_hook)
+        hooks.insert(0, first_hook)
     if on_started is not None:
-        application.state.startup_hooks.append(on_started)
+        hooks.append(on_started)
     uvicorn.Server(uvicorn.Config(application, **common)).run(sockets=[sock])
 
 
@@ -262,9 +271,10 @@ def demo(
             raise typer.Exit(EXIT_CONFIG) from None
     admin_token = secrets.token_urlsafe(24)
     ingest_token = secrets.token_urlsafe(24)
-    existing = os.environ.get("GRIDOS_API_TOKENS", "")
+    settings = _settings(host=host, port=port)
+    existing = settings.api_tokens.get_secret_value()
     tokens = f"admin:{admin_token},ingest:{ingest_token}" + (f",{existing}" if existing else "")
-    settings = _settings(host=host, port=port, api_tokens=tokens)
+    settings = _replace(settings, api_tokens=tokens)
     _configure_logging(settings)
     sock, lock = _claim(settings, "demo")
     try:
@@ -280,9 +290,8 @@ def demo(
         except (ValueError, OSError) as exc:
             typer.echo(f"gridos demo: {exc}", err=True)
             raise typer.Exit(EXIT_CONFIG) from None
-        os.environ.update(
-            outputs.env
-        )  # the connectors read GRIDOS_MQTT_* / _MODBUS_* / _IEC104_* like `serve`
+        # The simulated protocols switch their connectors on: sections of the same settings object.
+        settings = _replace(settings, **outputs.sections)
         application = _build(settings)
         _warn_at_start(settings)
         url = f"http://{settings.host}:{settings.port}"
@@ -291,7 +300,7 @@ def demo(
         async def register_fleet(application: Any) -> None:
             # Before the connectors start (this hook runs first): a Modbus poll of a device that is not
             # registered yet would log "unknown device" for every device, one of empty registers store 0.
-            register_in_process(application.state.registry, simulator.fleet, interval)
+            register_in_process(application.state.services.registry, simulator.fleet, interval)
             outputs.prime(simulator.tick())
 
         async def start_simulator(application: Any) -> None:
@@ -317,28 +326,14 @@ def demo(
 
 @app.command()
 def config() -> None:
-    """Print the effective configuration of every section (core, mqtt, modbus, alarms), secrets masked."""
-    from gridos.config import masked_sections, settings_sections, unknown_env_warnings
+    """Print the effective configuration of every section (core, identity, connectors, alarms, archive),
+    secrets masked."""
+    from gridos.config import unknown_env_warnings
 
     settings = _settings()
     for warning in unknown_env_warnings():
         typer.echo(f"gridos config: warning: {warning}", err=True)
-    try:
-        sections = masked_sections()
-    except ValidationError as exc:
-        prefix = next(
-            (
-                str(cls.model_config.get("env_prefix", ""))
-                for cls in settings_sections().values()
-                if cls.__name__ == exc.title
-            ),
-            "GRIDOS_",
-        )
-        typer.echo(f"gridos: invalid configuration: {_one_line(exc, prefix)}", err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-    core = settings.masked()
-    core |= {name: values for name, values in sections.items() if name != "core"}
-    typer.echo(json.dumps(core, indent=2, default=str))
+    typer.echo(json.dumps(settings.masked(), indent=2, default=str))
 
 
 @app.command()

@@ -1,4 +1,7 @@
-"""Settings from the environment (GRIDOS_*). One object, built once by the app factory or the CLI."""
+"""Settings from the environment (GRIDOS_*): one object, built once by the CLI (or the app factory of a
+uvicorn worker) and passed down. The core values are its own fields; every feature's values are a nested
+section (`settings.alarms`, `settings.mqtt`, ...) defined beside the feature and read from that feature's
+variables (GRIDOS_ALARMS_*, GRIDOS_MQTT_*, ...)."""
 
 from __future__ import annotations
 
@@ -11,16 +14,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridos.alarms.config import AlarmSettings
+from gridos.archive.config import ArchiveSettings
+from gridos.identity.config import IdentitySettings
+from gridos.ingest.config import Iec104Settings, ModbusSettings, MqttSettings, OpcUaSettings
+from gridos.roles import Role
 
-class Role(StrEnum):
-    viewer = "viewer"
-    operator = "operator"
-    engineer = "engineer"  # alarm rules and the device registry
-    admin = "admin"
-    ingest = "ingest"
+__all__ = ["Role", "Settings", "UnknownDevicePolicy", "hash_token", "settings_sections"]
 
 
 class UnknownDevicePolicy(StrEnum):
@@ -92,6 +95,16 @@ class Settings(BaseSettings):
     )
     build_revision: str = "unknown"
 
+    # The sections, in the order `gridos config` prints them. Each reads its own variables when it is not
+    # given; tests and `gridos demo` pass them (or dicts of their values) instead of setting variables.
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    modbus: ModbusSettings = Field(default_factory=ModbusSettings)
+    iec104: Iec104Settings = Field(default_factory=Iec104Settings)
+    opcua: OpcUaSettings = Field(default_factory=OpcUaSettings)
+    alarms: AlarmSettings = Field(default_factory=AlarmSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+
     @field_validator("log_level")
     @classmethod
     def _upper(cls, v: str) -> str:
@@ -145,8 +158,18 @@ class Settings(BaseSettings):
             result[digest] = parsed
         return result
 
+    def replace(self, **changes: Any) -> Settings:
+        """A validated copy with some values changed, the environment not read again. A section's changes
+        are a dict of its values: `settings.replace(api_tokens=..., mqtt={"enabled": True})`."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in type(self).model_fields}
+        for name, value in changes.items():
+            data[name] = getattr(self, name).model_dump() | value if name in SECTIONS else value
+        return type(self).model_validate(data)
+
     def masked(self) -> dict[str, Any]:
-        data = _masked(self.model_dump())
+        """The effective configuration, secrets masked (`gridos config`): the core values, then one object
+        per section."""
+        data = _masked(self.model_dump(exclude=set(SECTIONS)))
         if self.database_url:
             from sqlalchemy.engine import make_url
 
@@ -154,7 +177,12 @@ class Settings(BaseSettings):
         else:
             data["database_url"] = f"{self.sqlalchemy_url} (embedded default)"
         data["data_dir"] = str(self.data_dir.resolve())
+        for name in SECTIONS:
+            data[name] = _masked(getattr(self, name).model_dump())
         return data
+
+
+SECTIONS = ("identity", "mqtt", "modbus", "iec104", "opcua", "alarms", "archive")
 
 
 # Variables read outside a settings class (gridos.observability.tracing), and those the delivery tooling
@@ -173,30 +201,33 @@ OTHER_ENV_NAMES = frozenset(
 
 def settings_sections() -> dict[str, type[BaseSettings]]:
     """Every settings class of the service by section name: what `gridos config` prints and which
-    GRIDOS_* names are valid. A feature with its own settings class registers it here."""
-    from gridos.alarms.config import AlarmSettings
-    from gridos.archive.config import ArchiveSettings
-    from gridos.identity.config import IdentitySettings
-    from gridos.ingest.config import Iec104Settings, ModbusSettings, MqttSettings, OpcUaSettings
-
-    return {
-        "core": Settings,
-        "identity": IdentitySettings,
-        "mqtt": MqttSettings,
-        "modbus": ModbusSettings,
-        "iec104": Iec104Settings,
-        "opcua": OpcUaSettings,
-        "alarms": AlarmSettings,
-        "archive": ArchiveSettings,
-    }
+    GRIDOS_* names are valid. A feature with its own settings class adds it as a section of Settings."""
+    sections: dict[str, type[BaseSettings]] = {"core": Settings}
+    for name in SECTIONS:
+        sections[name] = Settings.model_fields[name].annotation  # type: ignore[assignment]
+    return sections
 
 
 def known_env_names() -> set[str]:
     names = set(OTHER_ENV_NAMES)
     for cls in settings_sections().values():
         prefix = str(cls.model_config.get("env_prefix", "")).upper()
-        names |= {f"{prefix}{field.upper()}" for field in cls.model_fields}
+        names |= {f"{prefix}{field.upper()}" for field in cls.model_fields if field not in SECTIONS}
     return names
+
+
+def invalid_setting(exc: ValidationError) -> str:
+    """One line naming the variable that holds the invalid value: `GRIDOS_MQTT_PORT: Input should be...`."""
+    e = exc.errors()[0]
+    loc = [str(part) for part in e["loc"]]
+    cls: type[BaseSettings] = Settings
+    for candidate in settings_sections().values():
+        if candidate.__name__ == exc.title:  # raised while a section read its own variables
+            cls = candidate
+    if cls is Settings and loc and loc[0] in SECTIONS:  # a section given as values
+        cls, loc = settings_sections()[loc[0]], loc[1:]
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    return f"{prefix}{loc[0].upper()}: {e['msg']}" if loc else e["msg"]
 
 
 def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -212,15 +243,6 @@ def unknown_env_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
         hint = f"; did you mean {suffixes[close[0]]}?" if close else ""
         warnings.append(f"unknown setting {name} is ignored{hint}")
     return warnings
-
-
-def masked_sections() -> dict[str, dict[str, Any]]:
-    """The effective configuration of every section, secrets masked (`gridos config`)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, cls in settings_sections().items():
-        settings = cls()
-        out[name] = settings.masked() if isinstance(settings, Settings) else _masked(settings.model_dump())
-    return out
 
 
 def _masked(data: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gridos.deps import services
 from gridos.errors import GridosError, InvalidInput, PayloadTooLarge
 from gridos.observability.logging import ACCESS_LOGGER, request_id_var
 from gridos.observability.metrics import Metrics
@@ -190,7 +191,7 @@ class GuardedRoute(APIRoute):
                 return await handler(request)
             from gridos.security import authenticate
 
-            limit: int = getattr(request.app.state.settings, setting)
+            limit: int = getattr(services(request).settings, setting)
             length = request.headers.get("content-length")
             request.scope[_BODY_UNREAD] = length != "0" and (
                 length is not None or "transfer-encoding" in request.headers
@@ -229,7 +230,7 @@ async def fault_injection(request: Request) -> None:
     """GRIDOS_FAULT_ERROR_RATE / GRIDOS_FAULT_LATENCY_MS, off by default: a bad build on demand, so that
     canary analysis can be proven to catch one. A dependency (not middleware) so the failed request still
     carries its route template in the metrics."""
-    settings = request.app.state.settings
+    settings = services(request).settings
     if settings.fault_latency_ms:
         await asyncio.sleep(settings.fault_latency_ms / 1000.0)
     if settings.fault_error_rate and random.random() < settings.fault_error_rate:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from fastapi import Request, Security
 from fastapi.security import APIKeyCookie, HTTPBearer
 
-from gridos.config import Role
-from gridos.errors import Forbidden, ServiceUnavailable
+from gridos.deps import installed, services
+from gridos.errors import Forbidden
 from gridos.identity.principal import Principal
 from gridos.identity.service import SESSION_COOKIE
+from gridos.roles import Role
 
 # People's roles include those below them (viewer < operator < engineer < admin); `ingest` is for machines.
 READ = frozenset({Role.viewer, Role.operator, Role.engineer, Role.admin})
@@ -43,10 +44,7 @@ cookie_scheme = APIKeyCookie(
 
 
 def authenticate(request: Request) -> Principal:
-    identity = getattr(request.app.state, "identity", None)
-    if identity is None:
-        raise ServiceUnavailable("authentication is not set up (gridos.identity.install was not called)")
-    principal: Principal = identity.authenticate(request)
+    principal: Principal = installed(services(request).identity, "identity").authenticate(request)
     return principal
 
 

@@ -16,22 +16,19 @@ DEVICE = "north/tx-1"
 
 
 @pytest.fixture
-def alarm_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Fast loops so tests need not wait; tests add their own GRIDOS_ALARMS_* before `client` starts."""
-    env = {
+def alarm_env() -> dict[str, str]:
+    """Fast loops so tests need not wait; tests add their own GRIDOS_ALARMS_* to build their settings."""
+    return {
         "GRIDOS_ALARMS_SYNC_SECONDS": "0.1",
         "GRIDOS_ALARMS_SUPERVISE_SECONDS": "0.2",
         "GRIDOS_ALARMS_COMM_CHECK_SECONDS": "0.2",
         "GRIDOS_ALARMS_OUTBOX_POLL_SECONDS": "0.1",
     }
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    return env
 
 
 @pytest.fixture
 def aclient(alarm_env, make_settings, tokens: Tokens) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(make_settings())
+    app = create_app(make_settings(alarm_env))
     with TestClient(app, headers=tokens.header("admin")) as c:
         c.put(
             f"/api/v1/devices/{DEVICE}",

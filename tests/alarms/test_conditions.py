@@ -60,7 +60,7 @@ def test_stale_device_raises_comm_failure_cleared_when_data_returns(
     aclient.put(
         f"/api/v1/devices/{device}", json={"type": "meter", "site": "north", "expected_interval_s": 0.3}
     ).raise_for_status()
-    aclient.app.state.alarms.reload_devices()  # type: ignore[attr-defined]
+    aclient.app.state.services.alarms.reload_devices()  # type: ignore[attr-defined]
     feed = Feed(aclient, tokens, device)
     feed.send(voltage=230)
     # 3 x 0.3 s without a sample: communication failure.
@@ -73,7 +73,7 @@ def test_stale_device_raises_comm_failure_cleared_when_data_returns(
 
 
 def test_connector_interface_raises_and_clears_the_same_alarm(aclient: TestClient) -> None:
-    alarms = aclient.app.state.alarms  # type: ignore[attr-defined]
+    alarms = aclient.app.state.services.alarms  # type: ignore[attr-defined]
     alarms.comm_failure(DEVICE, "modbus: connection refused")
     alarms.comm_failure(DEVICE, "modbus: connection refused")  # idempotent
     (alarm,) = active(aclient)

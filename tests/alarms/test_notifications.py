@@ -68,14 +68,18 @@ def test_webhook_retries_with_backoff_until_the_sink_recovers(
     make_settings: Any,
     tokens: Tokens,
     sinks: tuple[Sink, Sink],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hook, am = sinks
-    monkeypatch.setenv("GRIDOS_ALARMS_WEBHOOK_URLS", f"{hook.url}/hook")
-    monkeypatch.setenv("GRIDOS_ALARMS_ALERTMANAGER_URLS", f"{am.url}/api/v2/alerts")
-    monkeypatch.setenv("GRIDOS_ALARMS_RETRY_INITIAL_SECONDS", "0.05")
-    monkeypatch.setenv("GRIDOS_ALARMS_EXTERNAL_URL", "https://gridos.example")
-    with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as client:
+    settings = make_settings(
+        alarm_env
+        | {
+            "GRIDOS_ALARMS_WEBHOOK_URLS": f"{hook.url}/hook",
+            "GRIDOS_ALARMS_ALERTMANAGER_URLS": f"{am.url}/api/v2/alerts",
+            "GRIDOS_ALARMS_RETRY_INITIAL_SECONDS": "0.05",
+            "GRIDOS_ALARMS_EXTERNAL_URL": "https://gridos.example",
+        }
+    )
+    with TestClient(create_app(settings), headers=tokens.header("admin")) as client:
         client.put(
             f"/api/v1/devices/{DEVICE}", json={"type": "feeder", "site": "north", "rated_current": 400}
         ).raise_for_status()
@@ -112,7 +116,7 @@ def test_webhook_retries_with_backoff_until_the_sink_recovers(
         assert datetime.fromisoformat(resolved["endsAt"]) < datetime.now(UTC) + timedelta(minutes=1)
         assert acked["annotations"]["state"] == "normal"
 
-        engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine = client.app.state.services.engine  # type: ignore[attr-defined]
 
         def outbox() -> list[Any]:
             with engine.connect() as conn:
@@ -128,11 +132,16 @@ def test_webhook_retries_with_backoff_until_the_sink_recovers(
 
 
 def test_dead_sink_never_blocks_ingest_and_keeps_transitions(
-    alarm_env: dict[str, str], make_settings: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+    alarm_env: dict[str, str], make_settings: Any, tokens: Tokens
 ) -> None:
-    monkeypatch.setenv("GRIDOS_ALARMS_WEBHOOK_URLS", "http://127.0.0.1:9/nothing-listens-here")
-    monkeypatch.setenv("GRIDOS_ALARMS_RETRY_INITIAL_SECONDS", "0.05")
-    with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as client:
+    settings = make_settings(
+        alarm_env
+        | {
+            "GRIDOS_ALARMS_WEBHOOK_URLS": "http://127.0.0.1:9/nothing-listens-here",
+            "GRIDOS_ALARMS_RETRY_INITIAL_SECONDS": "0.05",
+        }
+    )
+    with TestClient(create_app(settings), headers=tokens.header("admin")) as client:
         client.put(
             f"/api/v1/devices/{DEVICE}", json={"type": "feeder", "site": "north", "rated_current": 400}
         ).raise_for_status()
@@ -140,7 +149,7 @@ def test_dead_sink_never_blocks_ingest_and_keeps_transitions(
         for _ in range(5):
             feed.send(current=450)
             feed.send(current=300)
-        engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine = client.app.state.services.engine  # type: ignore[attr-defined]
 
         def failed_attempts() -> Any:
             with engine.connect() as conn:

@@ -95,7 +95,7 @@ def test_rule_stored_before_validation_silences_only_its_own_series(
     """The issue's scenario: a rule with off_delay_s 1e303 (accepted before this fix, so written straight
     into the table here) and a device with no rule at 300 V on 230 V nominal in the same batch."""
     app: Any = two_meters.app
-    with app.state.engine.begin() as conn:
+    with app.state.services.engine.begin() as conn:
         now = int(time.time() * 1e6)
         conn.execute(
             insert(alarm_rules).values(
@@ -114,7 +114,7 @@ def test_rule_stored_before_validation_silences_only_its_own_series(
                 updated_by="admin",
             )
         )
-    app.state.alarms.reload_rules()
+    app.state.services.alarms.reload_rules()
     _overvoltage_batch(tokens, two_meters)
     raised = {(a["device_id"], a["condition"]) for a in active(two_meters)}
     assert raised == {(GOOD, "hh"), (GOOD, "h")}
@@ -133,7 +133,7 @@ def test_a_series_that_fails_to_evaluate_does_not_stop_the_batch(
     from gridos.alarms.rules import LimitIn, Rule
 
     app: Any = two_meters.app
-    service = app.state.alarms
+    service = app.state.services.alarms
     broken = Rule.model_construct(
         id=999,
         device_id=BAD,
@@ -146,10 +146,10 @@ def test_a_series_that_fails_to_evaluate_does_not_stop_the_batch(
         enabled=True,
     )
     errors = service.errors
-    with service._lock:
-        service._rules[(BAD, "voltage")] = broken
-        service._specs.clear()
-        service._guards.clear()
+    with service.cache.lock:
+        service.cache.rules[(BAD, "voltage")] = broken
+        service.cache.specs_by_series.clear()
+        service.cache.guards.clear()
     _overvoltage_batch(tokens, two_meters)
     raised = {(a["device_id"], a["condition"]) for a in active(two_meters)}
     assert raised == {(GOOD, "hh"), (GOOD, "h")}

@@ -19,10 +19,9 @@ EXAMPLE = Path(__file__).parents[2] / "src/gridos/alarms/examples/rules.yaml"
 
 
 def test_rules_file_loaded_once_and_audited(
-    alarm_env: dict[str, str], make_settings: Any, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+    alarm_env: dict[str, str], make_settings: Any, tokens: Tokens
 ) -> None:
-    monkeypatch.setenv("GRIDOS_ALARMS_RULES_FILE", str(EXAMPLE))
-    settings: Settings = make_settings()
+    settings: Settings = make_settings(alarm_env | {"GRIDOS_ALARMS_RULES_FILE": str(EXAMPLE)})
     for _ in range(2):  # a restart (or a second replica) loads the same file
         with TestClient(create_app(settings), headers=tokens.header("admin")) as client:
             rules = client.get("/api/v1/alarm-rules").json()
@@ -34,16 +33,15 @@ def test_rules_file_loaded_once_and_audited(
 
 
 def test_invalid_rules_file_stops_start_up_with_a_clear_error(
-    alarm_env: dict[str, str], make_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    alarm_env: dict[str, str], make_settings: Any, tmp_path: Path
 ) -> None:
     bad = tmp_path / "rules.yaml"
     bad.write_text(
         "rules:\n  - device_id: a\n    measurement: voltage\n    limits: {h: {value: 1, priority: urgent}}\n"
     )
-    monkeypatch.setenv("GRIDOS_ALARMS_RULES_FILE", str(bad))
     with (
         pytest.raises(ValueError, match=r"rules\[0\]\.limits\.h\.priority"),
-        TestClient(create_app(make_settings())),
+        TestClient(create_app(make_settings(alarm_env | {"GRIDOS_ALARMS_RULES_FILE": str(bad)}))),
     ):
         pass
 

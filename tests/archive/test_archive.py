@@ -18,25 +18,23 @@ from tests.support.history import answers, history_queries, midnight, seed
 
 
 @pytest.fixture
-def cold_client(make_settings, tokens, archive_env, monkeypatch) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    for key, value in archive_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("GRIDOS_ARCHIVE_AFTER_DAYS", "7")
+def cold_client(make_settings, tokens, archive_env) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     # Rollups kept 9 days: the oldest two days of a whole-minute query must come from cold raw samples.
-    app = create_app(make_settings(rollup_retention_days=9))
+    env = archive_env | {"GRIDOS_ARCHIVE_AFTER_DAYS": "7"}
+    app = create_app(make_settings(env, rollup_retention_days=9))
     with TestClient(app, headers=tokens.header("admin")) as c:
         yield c
 
 
 def _hot_count(client: TestClient, before_days_ago: int) -> int:
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.engine  # type: ignore[attr-defined]
     limit = int(midnight(before_days_ago).timestamp()) * 1_000_000
     with engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM samples WHERE ts < :l"), {"l": limit}).scalar())
 
 
 def _catalog(client: TestClient) -> list:
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.engine  # type: ignore[attr-defined]
     with engine.connect() as conn:
         return conn.execute(select(archive_files).order_by(archive_files.c.day, archive_files.c.site)).all()
 
@@ -48,7 +46,7 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
     archived_hot = _hot_count(cold_client, 7)
     assert archived_hot > 0
 
-    report = cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    report = cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
 
     assert report.skipped is None
     assert len(report.days) == 4  # 11, 10, 9 and 8 days ago; 7 days ago is not closed long enough
@@ -67,14 +65,14 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
     full = after[0]
     assert len(full["points"]) == stored // 6  # 3 devices x 2 measurements
 
-    rerun = cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    rerun = cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     assert rerun.files == 0 and rerun.days == []
     assert [(r.path, r.sha256) for r in _catalog(cold_client)] == [(r.path, r.sha256) for r in catalog]
 
 
 def test_late_samples_are_merged_into_the_next_generation(cold_client: TestClient) -> None:
     seed(cold_client)
-    cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     day = midnight(9)
     late_ts = day + timedelta(hours=3, minutes=5)  # between two archived samples
     dup_ts = day + timedelta(hours=3)  # an archived sample's key, with another value
@@ -97,12 +95,12 @@ def test_late_samples_are_merged_into_the_next_generation(cold_client: TestClien
     assert [p["value"] for p in seen if p["ts"].startswith(late_ts.isoformat()[:16])] == [12345.5]
     assert 1.0 not in [p["value"] for p in seen]
 
-    report = cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    report = cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     assert report.files == 1 and report.days == [day.date().isoformat()]
     assert cold_client.get("/api/v1/scada/data", params=window).json()["points"] == seen
     catalog = [r for r in _catalog(cold_client) if r.day == day.date() and r.site == "north"]
     assert [(r.generation, r.state) for r in catalog] == [(2, ACTIVE)]
-    storage = cold_client.app.state.archiver.storage  # type: ignore[attr-defined]
+    storage = cold_client.app.state.services.archiver.storage  # type: ignore[attr-defined]
     names = storage.list(f"samples/day={day.date().isoformat()}")
     assert names == [
         f"samples/day={day.date().isoformat()}/site=north/part-g0002.parquet",
@@ -112,9 +110,9 @@ def test_late_samples_are_merged_into_the_next_generation(cold_client: TestClien
 
 def test_parquet_layout_is_sorted_compressed_with_statistics(cold_client: TestClient) -> None:
     seed(cold_client)
-    cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     entry = _catalog(cold_client)[0]
-    storage = cold_client.app.state.archiver.storage  # type: ignore[attr-defined]
+    storage = cold_client.app.state.services.archiver.storage  # type: ignore[attr-defined]
     path = storage.local_copy(entry.path, entry.sha256)
     meta = pq.ParquetFile(path).metadata
     assert meta.num_rows == entry.rows
@@ -134,11 +132,9 @@ def test_parquet_layout_is_sorted_compressed_with_statistics(cold_client: TestCl
     assert str(table.schema.field("ts").type) == "timestamp[us, tz=UTC]"
 
 
-def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("GRIDOS_ARCHIVE_LOCATION", str(tmp_path / "archive"))
-    monkeypatch.setenv("GRIDOS_ARCHIVE_AFTER_DAYS", "7")
-    monkeypatch.setenv("GRIDOS_ARCHIVE_INTERVAL_SECONDS", "0.3")
-    with TestClient(create_app(make_settings()), headers=tokens.header("admin")) as client:
+def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    archive = {"location": str(tmp_path / "archive"), "after_days": 7, "interval_seconds": 0.3}
+    with TestClient(create_app(make_settings(archive=archive)), headers=tokens.header("admin")) as client:
         seed(client)
         deadline = time.monotonic() + 30
         while _hot_count(client, 7) and time.monotonic() < deadline:
@@ -147,20 +143,19 @@ def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path, m
         assert len(_catalog(client)) == 8
 
 
-def test_archiving_after_the_hot_retention_is_refused(make_settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("GRIDOS_ARCHIVE_LOCATION", str(tmp_path / "archive"))
-    monkeypatch.setenv("GRIDOS_ARCHIVE_AFTER_DAYS", "30")
+def test_archiving_after_the_hot_retention_is_refused(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    archive = {"location": str(tmp_path / "archive"), "after_days": 30}
     with pytest.raises(
         ValueError, match=r"GRIDOS_ARCHIVE_AFTER_DAYS \(30\) must be less than GRIDOS_RETENTION_DAYS \(30\)"
     ):
-        create_app(make_settings(retention_days=30))
+        create_app(make_settings(retention_days=30, archive=archive))
 
 
 def test_an_unreachable_archive_is_a_503_and_loses_nothing(cold_client: TestClient) -> None:
     seed(cold_client)
-    cold_client.app.state.archiver.run()  # type: ignore[attr-defined]
+    cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     entry = _catalog(cold_client)[0]
-    storage = cold_client.app.state.archiver.storage  # type: ignore[attr-defined]
+    storage = cold_client.app.state.services.archiver.storage  # type: ignore[attr-defined]
     data = storage.get(entry.path)
     storage.delete(entry.path)
     for cached in storage.cache_dir.rglob("*.parquet") if hasattr(storage, "cache_dir") else []:

@@ -46,7 +46,7 @@ def _run_until(env: dict[str, str], step: str | None) -> tuple[int, list[dict]]:
 
 def _state(client: TestClient) -> tuple[int, int, int]:
     """(hot samples of archivable days, active catalog rows, catalogued rows)."""
-    engine = client.app.state.engine  # type: ignore[attr-defined]
+    engine = client.app.state.services.engine  # type: ignore[attr-defined]
     limit = int(midnight(7).timestamp()) * 1_000_000
     with engine.connect() as conn:
         hot = conn.execute(text("SELECT count(*) FROM samples WHERE ts < :l"), {"l": limit}).scalar()
@@ -59,19 +59,15 @@ def _state(client: TestClient) -> tuple[int, int, int]:
 
 
 @pytest.mark.slow
-def test_kill_9_during_archiving_then_rerun(
-    make_settings, tokens, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kill_9_during_archiving_then_rerun(make_settings, tokens, database_url: str, tmp_path: Path) -> None:
     archive_env = {
         "GRIDOS_ARCHIVE_LOCATION": str(tmp_path / "archive"),
         "GRIDOS_ARCHIVE_CACHE_DIR": str(tmp_path / "cache"),
         "GRIDOS_ARCHIVE_AFTER_DAYS": "7",
         "GRIDOS_ARCHIVE_SCHEDULE": "false",
     }
-    for key, value in archive_env.items():
-        monkeypatch.setenv(key, value)
     env = os.environ | archive_env | {"GRIDOS_DATABASE_URL": database_url, "GRIDOS_LOG_JSON": "true"}
-    app = create_app(make_settings())
+    app = create_app(make_settings(archive_env))
     with TestClient(app, headers=tokens.header("admin")) as client:
         seed(client)
         queries = history_queries()
@@ -95,5 +91,5 @@ def test_kill_9_during_archiving_then_rerun(
         assert _state(client) == (0, 8, total_hot)
         assert answers(client, queries) == before
         # Another run finds nothing to do.
-        again = client.app.state.archiver.run()  # type: ignore[attr-defined]
+        again = client.app.state.services.archiver.run()  # type: ignore[attr-defined]
         assert again.days == [] and again.files == 0

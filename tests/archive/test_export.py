@@ -19,18 +19,19 @@ from tests.support.history import DEVICES, midnight, seed
 
 @pytest.fixture
 def seeded(make_settings, tokens, tmp_path, monkeypatch) -> Iterator[tuple[TestClient, int]]:  # type: ignore[no-untyped-def]
-    settings = make_settings()
-    env = {
-        "GRIDOS_DATABASE_URL": settings.sqlalchemy_url,
+    archive = {
         "GRIDOS_ARCHIVE_LOCATION": str(tmp_path / "archive"),
         "GRIDOS_ARCHIVE_AFTER_DAYS": "7",
         "GRIDOS_ARCHIVE_SCHEDULE": "false",
     }
-    for key, value in env.items():
+    settings = make_settings(archive)
+    # The `gridos export` commands of the tests run in this process and, like the real command, read
+    # their settings from the environment.
+    for key, value in (archive | {"GRIDOS_DATABASE_URL": settings.sqlalchemy_url}).items():
         monkeypatch.setenv(key, value)
     with TestClient(create_app(settings), headers=tokens.header("admin")) as client:
         stored = seed(client)
-        client.app.state.archiver.run()  # type: ignore[attr-defined]
+        client.app.state.services.archiver.run()  # type: ignore[attr-defined]
         yield client, stored
 
 

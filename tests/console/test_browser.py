@@ -3,6 +3,7 @@ the proof bullets of issue 12. One server and one browser for the module; each t
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from pathlib import Path
@@ -206,6 +207,21 @@ def test_one_line_diagram_shows_a_breaker_opening(page, console: ConsoleServer, 
         "north/meter-2",
     ):
         assert page.locator(f"svg.oneline a[href='#/device/{device}']").count() == 1, device
+    # Wires of different feeds never share a horizontal run (a drawing that did showed three breakers'
+    # feeders on one line, as if tied together below the breakers).
+    runs = page.eval_on_selector_all(
+        "svg.oneline path.wire[data-from]",
+        "ps => ps.map(p => [p.dataset.from, p.getAttribute('d')])",
+    )
+    wire = re.compile(r"M([-\d.]+) [-\d.]+ V([-\d.]+) H([-\d.]+) V[-\d.]+")
+    horizontal = []
+    for source, path in runs:
+        start, mid, end = (float(v) for v in wire.fullmatch(path).groups())  # type: ignore[union-attr]
+        horizontal.append((source, mid, min(start, end), max(start, end)))
+    assert len(horizontal) > 10
+    for a, b in itertools.combinations(horizontal, 2):
+        if a[0] != b[0] and a[1] == b[1]:
+            assert a[3] <= b[2] or b[3] <= a[2], f"wires from {a[0]} and {b[0]} overlap"
     post_samples(console, {"device_id": "north/cb-probe", "breaker_closed": False, "current": 0.0})
     page.wait_for_selector("svg.oneline rect[data-breaker='north/cb-probe'][data-state=open]", timeout=4_000)
     assert page.locator("svg.oneline text[data-breaker-label='north/cb-probe']").text_content() == "OPEN"

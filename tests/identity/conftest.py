@@ -19,14 +19,12 @@ def oidc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
 
 
 @pytest.fixture
-def make_app(make_settings, oidc: OidcProvider, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def make_app(make_settings, oidc: OidcProvider):  # type: ignore[no-untyped-def]
     """GridOS trusting the provider; `env` adds or overrides GRIDOS_* identity settings."""
     clients: list[TestClient] = []
 
     def factory(env: dict[str, str] | None = None, **kwargs: object) -> TestClient:
-        for key, value in (oidc.env() | (env or {})).items():
-            monkeypatch.setenv(key, value)
-        client = TestClient(create_app(make_settings()), **kwargs)  # type: ignore[arg-type]
+        client = TestClient(create_app(make_settings(oidc.env() | (env or {}))), **kwargs)  # type: ignore[arg-type]
         client.__enter__()
         clients.append(client)
         return client

@@ -284,26 +284,25 @@ def test_bad_tokens_are_refused(
 
 @SQLITE_ONLY
 def test_rotated_provider_keys_are_picked_up(
-    make_settings,
+    make_settings,  # type: ignore[no-untyped-def]
     tmp_path,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     from gridos.app import create_app
 
-    with running_oidc_provider(tmp_path, "http://testserver/auth/callback") as idp:
-        for key, value in idp.env().items():
-            monkeypatch.setenv(key, value)
-        with TestClient(create_app(make_settings())) as app:
-            before = idp.access_token("ada")["access_token"]
-            assert app.get("/api/v1/me", headers={"Authorization": f"Bearer {before}"}).status_code == 200
-            old = (idp.key, idp.kid)
-            idp.restart_with_keys([new_signing_key(), old])  # new key signs, old one still published
-            after = idp.access_token("ada")["access_token"]
-            assert jwt.get_unverified_header(after)["kid"] != old[1]
-            # GridOS cached the old key set: an unknown kid makes it fetch the new one.
-            r = app.get("/api/v1/me", headers={"Authorization": f"Bearer {after}"})
-            assert r.status_code == 200, r.text
-            assert app.get("/api/v1/me", headers={"Authorization": f"Bearer {before}"}).status_code == 200
+    with (
+        running_oidc_provider(tmp_path, "http://testserver/auth/callback") as idp,
+        TestClient(create_app(make_settings(idp.env()))) as app,
+    ):
+        before = idp.access_token("ada")["access_token"]
+        assert app.get("/api/v1/me", headers={"Authorization": f"Bearer {before}"}).status_code == 200
+        old = (idp.key, idp.kid)
+        idp.restart_with_keys([new_signing_key(), old])  # new key signs, old one still published
+        after = idp.access_token("ada")["access_token"]
+        assert jwt.get_unverified_header(after)["kid"] != old[1]
+        # GridOS cached the old key set: an unknown kid makes it fetch the new one.
+        r = app.get("/api/v1/me", headers={"Authorization": f"Bearer {after}"})
+        assert r.status_code == 200, r.text
+        assert app.get("/api/v1/me", headers={"Authorization": f"Bearer {before}"}).status_code == 200
 
 
 @SQLITE_ONLY

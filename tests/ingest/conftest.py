@@ -57,13 +57,10 @@ def mqtt_env(broker: MosquittoBroker, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def gridos_app(
-    monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens, env: dict[str, str], **overrides: Any
+    make_settings: Any, tokens: Tokens, env: dict[str, str], **overrides: Any
 ) -> Iterator[TestClient]:
-    """An in-process GridOS (lifespan running, so the connectors run) with `env` set while it is built."""
-    with monkeypatch.context() as m:
-        for key, value in env.items():
-            m.setenv(key, value)
-        app = create_app(make_settings(**overrides))
+    """An in-process GridOS (lifespan running, so the connectors run) configured with `env`'s GRIDOS_* values."""
+    app = create_app(make_settings(env, **overrides))
     with TestClient(app, headers=tokens.header("admin")) as client:
         yield client
 
@@ -78,7 +75,7 @@ def register(client: TestClient, *device_ids: str) -> None:
 
 
 def sample_count(app: Any, source_device_prefix: str = "") -> int:
-    with app.state.engine.connect() as conn:
+    with app.state.services.engine.connect() as conn:
         return int(
             conn.execute(
                 text("SELECT count(*) FROM samples WHERE device_id LIKE :p"),
@@ -88,7 +85,7 @@ def sample_count(app: Any, source_device_prefix: str = "") -> int:
 
 
 def distinct_keys(app: Any) -> int:
-    with app.state.engine.connect() as conn:
+    with app.state.services.engine.connect() as conn:
         return int(
             conn.execute(
                 text("SELECT count(*) FROM (SELECT DISTINCT device_id, measurement, ts FROM samples) k")

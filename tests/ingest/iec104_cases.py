@@ -94,10 +94,12 @@ def client(
     make_settings: Any,
     tokens: Tokens,
 ) -> Iterator[TestClient]:
-    with gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, link_doc(rtu_port))) as c:
+    with gridos_app(make_settings, tokens, env_for(tmp_path, link_doc(rtu_port))) as c:
         register(c, FEEDER, TX)
         # registered after start-up: the values of the first interrogation may have been refused
-        c.app.state.iec104.links[0].connections[0].interrogation(common_address=7, wait_for_response=False)  # type: ignore[attr-defined]
+        c.app.state.services.iec104.links[0].connections[0].interrogation(
+            common_address=7, wait_for_response=False
+        )  # type: ignore[attr-defined]
         yield c
 
 
@@ -250,7 +252,7 @@ def test_fails_over_to_the_redundant_address(
     backup = outstation(doc, backup_port)
     backup.update(100, 240.0, spontaneous=False)  # tells the two apart
     primary = outstation(doc, primary_port)
-    with primary, backup, gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client:
+    with primary, backup, gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client:
         register(client, FEEDER, TX)
         wait_for(lambda: check(client)["links"]["north-rtu"]["connected_to"] == f"127.0.0.1:{primary_port}")
         primary.stop()
@@ -268,7 +270,7 @@ def test_unreachable_rtu_at_start_raises_the_alarm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
 ) -> None:
     doc = link_doc(free_port())  # nobody listens
-    with gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client:
+    with gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client:
         register(client, FEEDER, TX)
         wait_for(lambda: check(client)["links"]["north-rtu"]["consecutive_failures"] >= 2, what="retries")
         assert "not open within 3 s" in check(client)["links"]["north-rtu"]["last_error"]
@@ -290,9 +292,9 @@ def test_one_replica_owns_the_rtu_links(
     tokens: Tokens,
 ) -> None:
     env = env_for(tmp_path, link_doc(rtu_port), GRIDOS_IEC104_LEADER_CHECK_SECONDS="0.3")
-    with gridos_app(monkeypatch, make_settings, tokens, env) as b:
+    with gridos_app(make_settings, tokens, env) as b:
         register(b, FEEDER, TX)
-        with gridos_app(monkeypatch, make_settings, tokens, env) as a:
+        with gridos_app(make_settings, tokens, env) as a:
             clients = (a, b)
             wait_for(lambda: sorted(_role(c) for c in clients) == ["connected", "standby"], what="one owner")
             owner = next(c for c in clients if _role(c) == "connected")
@@ -345,7 +347,7 @@ def test_rows_carry_the_time_tag_not_the_arrival(client: TestClient, rtu: Iec104
     rtu.update(103, 39.5, at=at)  # M_ME_NC_1 has no time tag: arrival time is used
     wait_for(lambda: latest(client, TX).get("temperature", {}).get("value") == 39.5, what="untagged change")
     assert datetime.fromisoformat(latest(client, TX)["temperature"]["ts"]) > at + timedelta(minutes=9)
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+    with client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
         n = conn.execute(text("SELECT count(*) FROM samples WHERE device_id = :d"), {"d": TX}).scalar_one()
     assert n >= 4
 
@@ -367,14 +369,14 @@ def test_values_received_during_a_database_outage_are_committed_when_it_returns(
     with running_postgres(fsync=True) as pg:
         url = pg.url(migrated_database(pg))
         env = env_for(tmp_path, link_doc(rtu_port))
-        with gridos_app(monkeypatch, make_settings, tokens, env, database_url=url) as client:
+        with gridos_app(make_settings, tokens, env, database_url=url) as client:
             register(client, FEEDER, TX)
-            connector = client.app.state.iec104  # type: ignore[attr-defined]
+            connector = client.app.state.services.iec104  # type: ignore[attr-defined]
             wait_for(lambda: check(client)["links"]["north-rtu"]["state"] == "ok", what="the link")
             wait_for(lambda: rtu.connected, what="the outstation to see the connection")
 
             def voltage_rows() -> dict[datetime, float]:
-                with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+                with client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
                     rows = conn.execute(
                         text(
                             "SELECT ts, value FROM samples WHERE device_id = :d AND measurement = 'voltage'"
@@ -413,10 +415,10 @@ def test_the_other_time_tag_variant_of_a_mapped_type_is_taken(
     }
     with (
         outstation(rtu_doc, port) as rtu,
-        gridos_app(monkeypatch, make_settings, tokens, env_for(tmp_path, doc)) as client,
+        gridos_app(make_settings, tokens, env_for(tmp_path, doc)) as client,
     ):
         register(client, FEEDER, TX)
-        client.app.state.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
+        client.app.state.services.iec104.links[0].connections[0].interrogation(  # type: ignore[attr-defined]
             common_address=7, wait_for_response=False
         )
         wait_for(

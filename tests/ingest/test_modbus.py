@@ -121,7 +121,7 @@ def modbus_client(
     tokens: Tokens,
 ) -> Iterator[TestClient]:
     env = modbus_env(tmp_path, device_server)
-    with gridos_app(monkeypatch, make_settings, tokens, env) as client:
+    with gridos_app(make_settings, tokens, env) as client:
         register(client, "north/feeder-1")
         yield client
 
@@ -158,7 +158,7 @@ def test_known_registers_are_decoded_into_good_samples(modbus_client: TestClient
 
 
 def _invalid_rows(client: TestClient) -> int:
-    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+    with client.app.state.services.engine.connect() as conn:  # type: ignore[attr-defined]
         return int(conn.execute(text("SELECT count(*) FROM samples WHERE quality = 2")).scalar_one())
 
 
@@ -227,7 +227,7 @@ def test_unregistered_device_is_reported_not_crashing(
     tokens: Tokens,
 ) -> None:
     env = modbus_env(tmp_path, device_server)
-    with gridos_app(monkeypatch, make_settings, tokens, env) as client:
+    with gridos_app(make_settings, tokens, env) as client:
 
         def last_error() -> str:
             return str(
@@ -254,9 +254,9 @@ def test_one_replica_polls_and_a_standby_takes_over(
     tokens: Tokens,
 ) -> None:
     env = modbus_env(tmp_path, device_server, GRIDOS_MODBUS_LEADER_CHECK_SECONDS="0.3")
-    with gridos_app(monkeypatch, make_settings, tokens, env) as b:
+    with gridos_app(make_settings, tokens, env) as b:
         register(b, "north/feeder-1")
-        with gridos_app(monkeypatch, make_settings, tokens, env) as a:
+        with gridos_app(make_settings, tokens, env) as a:
             clients = (a, b)
             wait_for(lambda: sorted(_role(c) for c in clients) == ["polling", "standby"], what="one leader")
             leader = next(c for c in clients if _role(c) == "polling")

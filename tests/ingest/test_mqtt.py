@@ -53,9 +53,9 @@ def metric(client: TestClient, name: str, **labels: str) -> float:
 def test_messages_and_batches_are_committed_once(
     broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
 ) -> None:
-    with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as client:
+    with gridos_app(make_settings, tokens, mqtt_env(broker)) as client:
         register(client, "north/tx-1", "south/feeder-2")
-        wait_for(lambda: client.app.state.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
+        wait_for(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
         pub = Publisher(broker)
         # one object, a JSON array (batch) and NDJSON via the MQTT 5 content type
         pub.publish("gridos/north/tx-1/telemetry", item("north/tx-1", 0, voltage=231.0, current=10.0))
@@ -64,7 +64,7 @@ def test_messages_and_batches_are_committed_once(
         pub.publish("gridos/south/feeder-2/telemetry", [item("south/feeder-2", i) for i in range(50)])
         pub.wait_all_acked()
         app = client.app
-        wait_for(lambda: app.state.mqtt.messages == 3, what="3 messages handled")  # type: ignore[attr-defined]
+        wait_for(lambda: app.state.services.mqtt.messages == 3, what="3 messages handled")  # type: ignore[attr-defined]
         pub.close()
         assert sample_count(app) == 52
         assert distinct_keys(app) == 52
@@ -97,9 +97,9 @@ def test_malformed_storm_goes_to_dead_letters_without_stalling(
     ]
     storm = 400
     good = 100
-    with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as client:
+    with gridos_app(make_settings, tokens, mqtt_env(broker)) as client:
         register(client, "north/tx-1")
-        wait_for(lambda: client.app.state.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
+        wait_for(lambda: client.app.state.services.mqtt.subscribed, what="the subscription")  # type: ignore[attr-defined]
         pub = Publisher(broker)
         g = 0
         for i in range(storm):
@@ -124,8 +124,8 @@ def test_malformed_storm_goes_to_dead_letters_without_stalling(
         dead.close()
         assert metric(client, "gridos_connector_errors_total", protocol="mqtt") == storm
         assert metric(client, "gridos_connector_dead_letters_total", protocol="mqtt") == storm
-        assert app.state.mqtt.malformed == storm  # type: ignore[attr-defined]
-        assert app.state.mqtt.connected  # type: ignore[attr-defined]
+        assert app.state.services.mqtt.malformed == storm  # type: ignore[attr-defined]
+        assert app.state.services.mqtt.connected  # type: ignore[attr-defined]
         assert sample_count(app) == good
 
 
@@ -149,10 +149,10 @@ def test_broker_restart_mid_stream_loses_and_duplicates_nothing(
     total = 3000
     # A small receive maximum keeps messages in flight to GridOS when the broker goes away.
     env = mqtt_env(broker, GRIDOS_MQTT_SHARED_GROUP=shared_group, GRIDOS_MQTT_RECEIVE_MAXIMUM="50")
-    with gridos_app(monkeypatch, make_settings, tokens, env) as client:
+    with gridos_app(make_settings, tokens, env) as client:
         register(client, "east/meter-1")
         app = client.app
-        connector = app.state.mqtt  # type: ignore[attr-defined]
+        connector = app.state.services.mqtt  # type: ignore[attr-defined]
         wait_for(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
         half = threading.Event()
@@ -195,17 +195,17 @@ def test_shared_subscription_splits_the_load_between_two_replicas(
 ) -> None:
     total = 400
     with (
-        gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as a,
-        gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as b,
+        gridos_app(make_settings, tokens, mqtt_env(broker)) as a,
+        gridos_app(make_settings, tokens, mqtt_env(broker)) as b,
     ):
         register(a, "north/bus-1")
         for c in (a, b):
-            wait_for(lambda c=c: c.app.state.mqtt.subscribed, what="both subscriptions")  # type: ignore[misc]
+            wait_for(lambda c=c: c.app.state.services.mqtt.subscribed, what="both subscriptions")  # type: ignore[misc]
         pub = Publisher(broker)
         for i in range(total):
             pub.publish("gridos/north/bus-1/telemetry", item("north/bus-1", i))
         pub.wait_all_acked()
-        ma, mb = a.app.state.mqtt, b.app.state.mqtt  # type: ignore[attr-defined]
+        ma, mb = a.app.state.services.mqtt, b.app.state.services.mqtt  # type: ignore[attr-defined]
         wait_for(lambda: ma.messages + mb.messages == total, what="all messages handled")
         pub.close()
         assert ma.messages > 0 and mb.messages > 0, (ma.messages, mb.messages)
@@ -216,7 +216,7 @@ def test_readiness_reports_a_lost_broker_and_recovers(
     broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
 ) -> None:
     env = mqtt_env(broker, GRIDOS_MQTT_REQUIRED_FOR_READY="true")
-    with gridos_app(monkeypatch, make_settings, tokens, env) as client:
+    with gridos_app(make_settings, tokens, env) as client:
         wait_for(lambda: client.get("/health/ready").status_code == 200, what="ready")
         broker.stop()
         wait_for(lambda: client.get("/health/ready").status_code == 503, what="not ready without a broker")
@@ -229,23 +229,23 @@ def test_readiness_reports_a_lost_broker_and_recovers(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_bad_connector_settings_fail_at_start_up(monkeypatch: pytest.MonkeyPatch, make_settings: Any) -> None:
+def test_bad_connector_settings_fail_at_start_up(make_settings: Any) -> None:
+    from pydantic import ValidationError
+
     from gridos.app import create_app
+    from gridos.config import invalid_setting
     from gridos.ingest.config import ConnectorConfigError
 
-    monkeypatch.setenv("GRIDOS_MQTT_ENABLED", "true")
-    monkeypatch.setenv("GRIDOS_MQTT_PORT", "70000")
-    with pytest.raises(ConnectorConfigError, match="GRIDOS_MQTT_PORT"):
-        create_app(make_settings())
-    monkeypatch.setenv("GRIDOS_MQTT_PORT", "8883")
-    monkeypatch.setenv("GRIDOS_MQTT_TLS", "true")
-    monkeypatch.setenv("GRIDOS_MQTT_TLS_CA_FILE", "/nonexistent/ca.crt")
+    for env, variable in (
+        ({"GRIDOS_MQTT_ENABLED": "true", "GRIDOS_MQTT_PORT": "70000"}, "GRIDOS_MQTT_PORT"),
+        ({"GRIDOS_MODBUS_ENABLED": "true"}, "GRIDOS_MODBUS_REGISTER_MAP"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            make_settings(env)
+        assert variable in invalid_setting(refused.value), refused.value
+    tls = {"enabled": True, "port": 8883, "tls": True, "tls_ca_file": "/nonexistent/ca.crt"}
     with pytest.raises(ConnectorConfigError, match="cannot load the TLS files"):
-        create_app(make_settings())
-    monkeypatch.delenv("GRIDOS_MQTT_TLS")
-    monkeypatch.setenv("GRIDOS_MODBUS_ENABLED", "true")
-    with pytest.raises(ConnectorConfigError, match="GRIDOS_MODBUS_REGISTER_MAP"):
-        create_app(make_settings())
+        create_app(make_settings(mqtt=tls))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -254,15 +254,15 @@ def test_credentials_are_used_and_a_refusal_is_reported(
 ) -> None:
     with running_mosquitto(tmp_path / "auth-broker", users={"gridos": "s3cret"}) as secured:
         wrong = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="wrong")
-        with gridos_app(monkeypatch, make_settings, tokens, wrong) as client:
-            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+        with gridos_app(make_settings, tokens, wrong) as client:
+            connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.last_error is not None, what="the refusal")
             check = client.get("/health/ready").json()["checks"]["mqtt"]
             assert check["connected"] is False
             assert "connect refused" in check["last_error"] and "wrong" not in str(check)
         right = mqtt_env(secured, GRIDOS_MQTT_USERNAME="gridos", GRIDOS_MQTT_PASSWORD="s3cret")
-        with gridos_app(monkeypatch, make_settings, tokens, right) as client:
-            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+        with gridos_app(make_settings, tokens, right) as client:
+            connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.subscribed, what="an authenticated subscription")
 
 
@@ -272,14 +272,14 @@ def test_tls_with_a_private_ca(
 ) -> None:
     with running_mosquitto(tmp_path / "tls-broker", tls=True) as secured:
         untrusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true")  # system trust store: the private CA is unknown
-        with gridos_app(monkeypatch, make_settings, tokens, untrusted) as client:
-            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+        with gridos_app(make_settings, tokens, untrusted) as client:
+            connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.last_error is not None, what="the failed handshake")
             assert "TLS handshake" in connector.last_error and not connector.connected
         trusted = mqtt_env(secured, GRIDOS_MQTT_TLS="true", GRIDOS_MQTT_TLS_CA_FILE=str(secured.ca_file))
-        with gridos_app(monkeypatch, make_settings, tokens, trusted) as client:
+        with gridos_app(make_settings, tokens, trusted) as client:
             register(client, "north/tx-1")
-            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.subscribed, what="a subscription over TLS")
             pub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
             pub.tls_set(ca_certs=str(secured.ca_file))
@@ -306,9 +306,9 @@ def test_database_outage_holds_messages_unacknowledged_until_it_returns(
     # fsync on: the server is stopped with -m immediate, which would lose unsynced commits.
     with running_postgres(fsync=True) as pg:
         url = pg.url(migrated_database(pg))
-        with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker), database_url=url) as client:
+        with gridos_app(make_settings, tokens, mqtt_env(broker), database_url=url) as client:
             register(client, "south/cb-1")
-            connector = client.app.state.mqtt  # type: ignore[attr-defined]
+            connector = client.app.state.services.mqtt  # type: ignore[attr-defined]
             wait_for(lambda: connector.subscribed, what="the subscription")
             pub = Publisher(broker)
             for i in range(total // 2):
@@ -333,13 +333,13 @@ def test_a_message_the_database_rejects_is_set_aside_not_retried_forever(
     broker: MosquittoBroker, monkeypatch: pytest.MonkeyPatch, make_settings: Any, tokens: Tokens
 ) -> None:
     dead = Subscriber(broker, "gridos/dead-letter")
-    with gridos_app(monkeypatch, make_settings, tokens, mqtt_env(broker)) as client:
+    with gridos_app(make_settings, tokens, mqtt_env(broker)) as client:
         register(client, "north/tx-1")
         app = client.app
-        with app.state.engine.begin() as conn:  # type: ignore[attr-defined]
+        with app.state.services.engine.begin() as conn:  # type: ignore[attr-defined]
             # A rule only the database knows: stands for any data error the validation cannot foresee.
             conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_333 CHECK (value <> 333)")
-        connector = app.state.mqtt  # type: ignore[attr-defined]
+        connector = app.state.services.mqtt  # type: ignore[attr-defined]
         wait_for(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
         for i in range(50):

@@ -36,7 +36,7 @@ def opcua(
         "GRIDOS_OPCUA_PKI_DIR": str(tmp_path / "pki"),
         "GRIDOS_OPCUA_PUBLISH_INTERVAL_SECONDS": "0.2",
     }
-    with gridos_app(monkeypatch, make_settings, tokens, env) as client:
+    with gridos_app(make_settings, tokens, env) as client:
         r = client.put(
             "/api/v1/devices/north/feeder-1",
             json={"type": "feeder", "site": "north", "name": "Feeder 1", "nominal_voltage": 11000.0},
@@ -166,7 +166,7 @@ def test_anonymous_and_unknown_tokens_are_refused(
 @sqlite_only
 def test_active_alarms_are_variables(opcua: tuple[TestClient, str], tokens: Tokens, tmp_path: Path) -> None:
     app_client, url = opcua
-    app_client.app.state.alarms.comm_failure("north/feeder-1", "test: link down")  # type: ignore[attr-defined]
+    app_client.app.state.services.alarms.comm_failure("north/feeder-1", "test: link down")  # type: ignore[attr-defined]
 
     async def scenario() -> None:
         c = await secure_client(url, tmp_path, tokens.operator)  # waits below for the next refresh
@@ -204,7 +204,7 @@ def test_only_trusted_client_certificates_when_a_trust_folder_is_set(
         "GRIDOS_OPCUA_TRUSTED_CLIENTS_DIR": str(trusted_dir),
     }
     url = f"opc.tcp://127.0.0.1:{port}/gridos/"
-    with gridos_app(monkeypatch, make_settings, tokens, env) as app_client:
+    with gridos_app(make_settings, tokens, env) as app_client:
 
         async def scenario() -> None:
             ok = await secure_client(url, known, tokens.viewer)

@@ -33,14 +33,13 @@ def test_an_evening_peak_of_the_demo_fleet_raises_few_explainable_alarms(
     monkeypatch: pytest.MonkeyPatch, make_settings, tokens: Tokens
 ) -> None:
     # Samples are sent for a past hour as fast as the engine takes them: no wall-clock staleness checks.
-    monkeypatch.setenv("GRIDOS_ALARMS_COMM_CHECK_SECONDS", "3600")
-    app = create_app(make_settings())
+    app = create_app(make_settings(alarms={"comm_check_seconds": 3600}))
     sim = FleetSimulator(seed=16, interval=INTERVAL)
     # Yesterday 18:30-19:30 UTC: the daily peak of load, the lowest voltage and power factor.
     start = past(days=1, align=timedelta(days=1)) + timedelta(hours=18, minutes=30)
     ticks = int(3600 / INTERVAL)
     with TestClient(app, headers=tokens.header("admin")) as c:
-        register_in_process(app.state.registry, sim.fleet, INTERVAL)
+        register_in_process(app.state.services.registry, sim.fleet, INTERVAL)
         per_post = 6  # a minute of readings per request: the same samples, fewer commits
         for first in range(0, ticks, per_post):
             batch = [
@@ -99,7 +98,7 @@ def test_the_readme_post_example_raises_no_alarm_on_the_demo_fleet(client: TestC
     body = re.search(r"-X POST .*?-d '(\{.*?\})'", readme, re.S)
     assert body, "README lost its POST example"
     example = json.loads(body.group(1))
-    register_in_process(client.app.state.registry, build_fleet(), 2.0)  # type: ignore[attr-defined]
+    register_in_process(client.app.state.services.registry, build_fleet(), 2.0)  # type: ignore[attr-defined]
     r = client.post("/api/v1/scada/data", json=example)
     assert r.status_code == 200, r.text
     measurements = len(set(example) - {"device_id", "timestamp", "quality"})

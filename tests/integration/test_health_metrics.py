@@ -29,7 +29,7 @@ def test_readiness_fails_when_schema_is_behind(make_settings, tokens: Tokens) ->
 
     app = create_app(make_settings())
     with TestClient(app, headers=tokens.header("viewer")) as c:
-        with app.state.engine.begin() as conn:
+        with app.state.services.engine.begin() as conn:
             conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
         r = c.get("/health/ready")
         assert r.status_code == 503
@@ -63,7 +63,7 @@ def test_readiness_fails_when_database_is_unreachable(tokens: Tokens) -> None:
 def test_anonymous_readiness_lists_no_endpoints(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
     """Connector checks (MQTT broker, Modbus endpoints) stay behind authentication too."""
     app = create_app(make_settings())
-    app.state.health.extra["modbus"] = lambda: {
+    app.state.services.health.extra["modbus"] = lambda: {
         "status": "healthy",
         "endpoints": {"10.1.2.3:502": "up"},
     }
@@ -89,11 +89,9 @@ def test_anonymous_metrics_name_no_sites(make_settings, tokens: Tokens) -> None:
             json={"device_id": "substation-zeta/m1", "voltage": 230},
             headers=tokens.header("ingest"),
         ).raise_for_status()
-        import asyncio
-
         from gridos.app import _refresh_gauges
 
-        asyncio.run(_refresh_gauges(app))
+        _refresh_gauges(app.state.services)
         full = c.get("/metrics")
         anonymous = c.get("/metrics", headers={"Authorization": ""})
         wrong = c.get("/metrics", headers={"Authorization": "Bearer nope"})

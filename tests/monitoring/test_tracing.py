@@ -73,7 +73,7 @@ def test_endpoint_precedence() -> None:
 
 def test_off_by_default(tmp_path: Path, receiver: Receiver) -> None:
     app = create_app(settings(tmp_path))
-    assert setup_tracing(app, app.state.settings, environ={}) is None
+    assert setup_tracing(app, app.state.services.settings, environ={}) is None
     with TestClient(app) as client:
         client.get("/api/v1/devices", headers={"Authorization": "Bearer t0ken"})
     assert receiver.requests == []
@@ -82,7 +82,7 @@ def test_off_by_default(tmp_path: Path, receiver: Receiver) -> None:
 def test_spans_reach_the_collector_named_by_route(tmp_path: Path, receiver: Receiver) -> None:
     app = create_app(settings(tmp_path))
     provider = setup_tracing(
-        app, app.state.settings, environ={"GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        app, app.state.services.settings, environ={"GRIDOS_OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
     )
     assert provider is not None
     with TestClient(app) as client:

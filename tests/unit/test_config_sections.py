@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import pytest
 from pydantic_settings import BaseSettings
 
 import gridos
@@ -44,3 +45,37 @@ def test_unknown_names_get_the_closest_valid_one() -> None:
         "unknown setting GRIDOS_NOTHING_LIKE_IT is ignored",
     ]
     assert {"GRIDOS_MQTT_PASSWORD", "GRIDOS_MODBUS_REGISTER_MAP", "GRIDOS_DATA_DIR"} <= known_env_names()
+
+
+def test_one_settings_object_reads_every_section_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridos.config import Settings
+
+    # The environment is the interface of `gridos serve`: this test is about reading it.
+    monkeypatch.setenv("GRIDOS_ALARMS_FLOOD_THRESHOLD", "25")
+    monkeypatch.setenv("GRIDOS_MQTT_PASSWORD", "s3cret")
+    settings = Settings(port=8123)
+    assert settings.alarms.flood_threshold == 25 and settings.port == 8123
+    monkeypatch.setenv("GRIDOS_ALARMS_FLOOD_THRESHOLD", "99")
+    changed = settings.replace(mqtt={"enabled": True, "port": 8883})
+    # A copy with the given values; nothing read from the environment again.
+    assert changed.alarms.flood_threshold == 25 and changed.mqtt.port == 8883 and changed.mqtt.enabled
+    assert not settings.mqtt.enabled
+    masked = changed.masked()
+    assert masked["mqtt"]["password"] == "***" and masked["alarms"]["flood_threshold"] == 25
+    assert list(masked)[-7:] == list(settings_sections())[1:]
+
+
+def test_an_invalid_value_names_its_variable() -> None:
+    from pydantic import ValidationError
+
+    from gridos.config import Settings, invalid_setting
+
+    for values, variable in (
+        ({"mqtt": {"port": 70000}}, "GRIDOS_MQTT_PORT"),
+        ({"alarms": {"flood_threshold": 0}}, "GRIDOS_ALARMS_FLOOD_THRESHOLD"),
+        ({"identity": {"oidc_leeway_seconds": -1}}, "GRIDOS_OIDC_LEEWAY_SECONDS"),
+        ({"fault_error_rate": 2}, "GRIDOS_FAULT_ERROR_RATE"),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            Settings(**values)  # type: ignore[arg-type]
+        assert invalid_setting(refused.value).startswith(f"{variable}: ")

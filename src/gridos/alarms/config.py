@@ -1,4 +1,4 @@
-"""Alarm settings from the environment (GRIDOS_ALARMS_*), built once by gridos.alarms.install."""
+"""Alarm settings from the environment (GRIDOS_ALARMS_*): the `alarms` section of gridos.config.Settings."""
 
 from __future__ import annotations
 

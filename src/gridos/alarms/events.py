@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from gridos.clock import from_us as to_datetime
 from gridos.telemetry.catalogue import Measurement
-from gridos.telemetry.store import INVALID
-from gridos.telemetry.store import from_us as to_datetime
+from gridos.telemetry.samples import INVALID
 
 _EVENTS = """
 SELECT device_id, measurement, ts, value, previous FROM (

@@ -13,68 +13,20 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 from sqlalchemy import Engine, text
 
 from gridos.alarms.config import AlarmSettings
 from gridos.alarms.model import US
-from gridos.alarms.service import lock_key
+from gridos.clock import now_us
+from gridos.db import locks
 from gridos.observability.metrics import Metrics
 
 log = logging.getLogger("gridos.alarms.outbox")
 LEASE_US = 60 * US
 BATCH = 100
-FIRING = {"active_unacked", "active_acked"}
-
-
-def payload_for(fmt: str, event: dict[str, Any], external_url: str = "") -> str:
-    if fmt == "alertmanager":
-        return orjson.dumps(alertmanager_alerts(event, external_url)).decode()
-    return orjson.dumps({"version": 1, "kind": "alarm_transition", "transition": event}).decode()
-
-
-def alertmanager_alerts(event: dict[str, Any], external_url: str = "") -> list[dict[str, Any]]:
-    """Alertmanager API v2 (POST /api/v2/alerts) alerts. An alarm fires while it annunciates (active,
-    acknowledged or not); any other state resolves it (endsAt = the transition time). Alertmanager
-    resolves a firing alert that is not re-sent by its endsAt: firing alerts carry endsAt 24 h ahead."""
-    alarm = event.get("alarm") or {}
-    at = event["at"]
-    firing = event["to_state"] in FIRING
-    ends = (
-        (datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(hours=24)).astimezone(UTC).isoformat()
-        if firing
-        else at
-    )
-    summary = f"{event['device_id']} {event['measurement']} {event['condition']} ({event['priority']})"
-    alert: dict[str, Any] = {
-        "labels": {
-            "alertname": "GridOSAlarm",
-            "alarm_id": str(event["alarm_id"]),
-            "device_id": event["device_id"],
-            "site": event["site"],
-            "measurement": event["measurement"],
-            "condition": event["condition"],
-            "priority": event["priority"],
-            "severity": event["priority"],
-        },
-        "annotations": {
-            "summary": summary,
-            "state": event["to_state"],
-            "action": event["action"],
-            "value": "" if event.get("value") is None else f"{event['value']:g}",
-            "limit": "" if event.get("limit") is None else f"{event['limit']:g}",
-            "description": alarm.get("message") or event.get("comment") or summary,
-        },
-        "startsAt": alarm.get("activated_at") or at,
-        "endsAt": ends,
-    }
-    if external_url:
-        alert["generatorURL"] = f"{external_url.rstrip('/')}/api/v1/alarms/{event['alarm_id']}"
-    return [alert]
 
 
 _HEADS = "SELECT sink, min(id) FROM alarm_outbox WHERE delivered_us IS NULL GROUP BY sink ORDER BY sink"
@@ -123,7 +75,7 @@ class OutboxWorker:
         self.client.close()
 
     def deliver_due(self) -> int:
-        now = _now_us()
+        now = now_us()
         rows = self.claim(now)
         by_sink: dict[str, list[Any]] = {}
         for row in sorted(rows, key=lambda r: r.id):
@@ -155,11 +107,10 @@ class OutboxWorker:
         claimed: list[Any] = []
         with self.engine.begin() as conn:
             if not self.postgres:
-                # Take SQLite's write lock first, so the reads below cannot go stale.
-                conn.execute(text("DELETE FROM alarm_outbox WHERE id = -1"))
+                locks.sqlite_write_lock(conn)  # first, so the reads below cannot go stale
             for sink, head in conn.execute(text(_HEADS)).all():
                 if self.postgres:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("outbox", sink)})
+                    locks.xact_lock(conn, locks.series_key("outbox", sink))
                 params = {"sink": sink, "now": now, "head": head}
                 if conn.execute(text(_BUSY), params).first() is not None:
                     continue
@@ -178,7 +129,7 @@ class OutboxWorker:
         return f"HTTP {r.status_code}: {r.text[:200]}"
 
     def _finish(self, row_id: int, delivered: bool, attempts: int = 0, error: str | None = None) -> None:
-        now = _now_us()
+        now = now_us()
         with self.engine.begin() as conn:
             if delivered:
                 conn.execute(
@@ -210,9 +161,3 @@ def _redact(url: str) -> str:
     """Never log credentials or query strings of a sink URL."""
     parsed = httpx.URL(url)
     return str(parsed.copy_with(userinfo=b"", query=None))
-
-
-def _now_us() -> int:
-    import time
-
-    return time.time_ns() // 1000

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ruamel.yaml import YAML
 
 from gridos.alarms.model import US, Condition, LimitSpec, Priority
+from gridos.devices.service import DeviceInfo
 from gridos.telemetry.catalogue import CORE_MEASUREMENTS
 from gridos.telemetry.schemas import DeviceId
 
@@ -105,17 +105,6 @@ def rule_specs(rule: RuleFields) -> tuple[LimitSpec, ...]:
 
 
 # -- defaults from nominal ratings ----------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class DeviceInfo:
-    id: str
-    type: str
-    site: str
-    nominal_voltage: float | None = None
-    rated_current: float | None = None
-    nominal_frequency: float | None = None
-    expected_interval_s: float = 10.0
-
-
 DEFAULT_SOURCES = {
     "voltage": "ANSI C84.1 Range A (+/-5% of nominal) for h/l; EN 50160 (+/-10%) for hh/ll",
     "frequency": "EN 50160: 50 Hz +/-1% for 99.5% of a year (hh/ll); +/-0.5% as the early warning (h/l)",

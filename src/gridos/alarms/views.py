@@ -8,30 +8,38 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
+from gridos import deps
 from gridos.alarms.events import state_events
 from gridos.alarms.model import US, Priority, ShelveKind, State
+from gridos.alarms.responses import (
+    AlarmHistory,
+    AlarmList,
+    AlarmOut,
+    EffectiveLimits,
+    Flood,
+    RuleAudit,
+    StateEvents,
+)
 from gridos.alarms.rules import ChangeComment, Rule, RuleCreate, RuleFields
 from gridos.alarms.service import AlarmService
 from gridos.errors import InvalidInput
 from gridos.http import MAX_ROW_ID, Offset, RowId, Time, api_router
 from gridos.identity.principal import Principal
 from gridos.security import ADMIN, ENGINEER, OPERATE, READ, require
+from gridos.telemetry.service import TelemetryService
 
 router = api_router("/api/v1/alarms", ["alarms"])
 rules_router = api_router("/api/v1/alarm-rules", ["alarm rules"])
 KEEPALIVE_SECONDS = 15.0
 
 
-async def alarms_service(request: Request) -> AlarmService:
-    return request.app.state.alarms
-
-
-Svc = Annotated[AlarmService, Depends(alarms_service)]
+Svc = Annotated[AlarmService, Depends(deps.alarms)]
 
 
 class ActionIn(BaseModel):
@@ -68,7 +76,7 @@ def _us(dt: datetime | None) -> int | None:
     return round(dt.timestamp() * US)
 
 
-@router.get("", dependencies=[Depends(require(READ))])
+@router.get("", response_model=AlarmList, dependencies=[Depends(require(READ))])
 def list_alarms(
     svc: Svc,
     site: str | None = None,
@@ -82,7 +90,7 @@ def list_alarms(
     return svc.list_active(site, device_id, priority, state, limit, offset)
 
 
-@router.get("/history", dependencies=[Depends(require(READ))])
+@router.get("/history", response_model=AlarmHistory, dependencies=[Depends(require(READ))])
 def alarm_history(
     svc: Svc,
     alarm_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
@@ -100,9 +108,10 @@ def alarm_history(
     return svc.history(alarm_id, device_id, site, _us(from_), _us(to), before_id, limit)
 
 
-@router.get("/events", dependencies=[Depends(require(READ))])
+@router.get("/events", response_model=StateEvents, dependencies=[Depends(require(READ))])
 def events(
-    request: Request,
+    engine: Annotated[Engine, Depends(deps.engine)],
+    telemetry: Annotated[TelemetryService, Depends(deps.telemetry)],
     device_id: str | None = None,
     from_: Annotated[
         datetime | None, Query(alias="from", description="default: 24 h before `to`"), Time
@@ -118,8 +127,8 @@ def events(
         raise InvalidInput("`from` is after `to`", errors=[{"field": "from", "message": "after to"}])
     # One day before the window is read too, so the window's first change knows the state it left.
     items = state_events(
-        request.app.state.engine,
-        request.app.state.telemetry.catalogue,
+        engine,
+        telemetry.catalogue,
         device_id,
         start,
         end,
@@ -129,7 +138,7 @@ def events(
     return {"items": items, "count": len(items)}
 
 
-@router.get("/flood", dependencies=[Depends(require(READ))])
+@router.get("/flood", response_model=Flood, dependencies=[Depends(require(READ))])
 def flood(svc: Svc) -> dict[str, Any]:
     return svc.flood_status()
 
@@ -187,12 +196,12 @@ async def stream(
     )
 
 
-@router.get("/{alarm_id}", dependencies=[Depends(require(READ))])
+@router.get("/{alarm_id}", response_model=AlarmOut, dependencies=[Depends(require(READ))])
 def get_alarm(alarm_id: RowId, svc: Svc) -> dict[str, Any]:
     return svc.get(alarm_id)
 
 
-@router.post("/{alarm_id}/ack")
+@router.post("/{alarm_id}/ack", response_model=AlarmOut)
 def ack(
     alarm_id: RowId,
     svc: Svc,
@@ -202,7 +211,7 @@ def ack(
     return svc.ack(alarm_id, _actor(who), body.comment if body else None)
 
 
-@router.post("/{alarm_id}/shelve")
+@router.post("/{alarm_id}/shelve", response_model=AlarmOut)
 def shelve(
     alarm_id: RowId, body: ShelveIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
 ) -> dict[str, Any]:
@@ -213,7 +222,7 @@ class CommentIn(ActionIn):
     comment: str = Field(min_length=1, max_length=1000, description="the note (kept in the audit trail)")
 
 
-@router.post("/{alarm_id}/comment")
+@router.post("/{alarm_id}/comment", response_model=AlarmOut)
 def comment(
     alarm_id: RowId, body: CommentIn, svc: Svc, who: Annotated[Principal, Depends(require(OPERATE))]
 ) -> dict[str, Any]:
@@ -221,7 +230,7 @@ def comment(
     return svc.comment(alarm_id, _actor(who), body.comment)
 
 
-@router.post("/{alarm_id}/unshelve")
+@router.post("/{alarm_id}/unshelve", response_model=AlarmOut)
 def unshelve(
     alarm_id: RowId,
     svc: Svc,
@@ -241,7 +250,7 @@ def _admin_action(name: str, call: Any) -> None:
         return call(svc, alarm_id, _actor(who), body.comment if body else None)
 
     route.__name__ = name.replace("-", "_")
-    router.post(f"/{{alarm_id}}/{name}", summary=f"{name} (admin)")(route)
+    router.post(f"/{{alarm_id}}/{name}", response_model=AlarmOut, summary=f"{name} (admin)")(route)
 
 
 _admin_action("suppress", lambda s, i, a, c: s.set_suppressed(i, True, a, c))
@@ -265,7 +274,7 @@ def create_rule(
     return rule
 
 
-@rules_router.get("/audit", dependencies=[Depends(require(READ))])
+@rules_router.get("/audit", response_model=RuleAudit, dependencies=[Depends(require(READ))])
 def rules_audit(
     svc: Svc,
     rule_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
@@ -275,7 +284,9 @@ def rules_audit(
     return {"items": svc.rule_audit(rule_id, limit)}
 
 
-@rules_router.get("/effective/{device_id:path}", dependencies=[Depends(require(READ))])
+@rules_router.get(
+    "/effective/{device_id:path}", response_model=EffectiveLimits, dependencies=[Depends(require(READ))]
+)
 def effective(device_id: str, svc: Svc) -> dict[str, Any]:
     """The limits in force for a device: configured rules, else defaults from its ratings (with source)."""
     return svc.effective(device_id)
@@ -297,7 +308,7 @@ def put_rule(
     return svc.update_rule(rule_id, spec, _actor(who), comment)
 
 
-@rules_router.delete("/{rule_id}", status_code=204)
+@rules_router.delete("/{rule_id}", status_code=204, response_class=Response)
 def delete_rule(
     rule_id: RowId,
     svc: Svc,

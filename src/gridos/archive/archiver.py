@@ -30,9 +30,10 @@ from gridos.archive import hot, parquet
 from gridos.archive.config import ArchiveSettings
 from gridos.archive.storage import ArchiveError, ArchiveStorage, sha256_hex
 from gridos.archive.tables import ACTIVE, SUPERSEDED, archive_files
+from gridos.clock import now_us
+from gridos.db import locks
 
 log = logging.getLogger("gridos.archive")
-ARCHIVE_LOCK = 727015
 
 
 @dataclass
@@ -49,10 +50,6 @@ class ArchiveReport:
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
-
-
-def _now_us() -> int:
-    return int(time.time() * 1_000_000)
 
 
 class Archiver:
@@ -73,7 +70,7 @@ class Archiver:
             # A CronJob and the service's schedule may overlap: one archiver at a time per database.
             if (
                 self.engine.dialect.name == "postgresql"
-                and not lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({ARCHIVE_LOCK})").scalar()
+                and not lock_conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({locks.ARCHIVE})").scalar()
             ):
                 report.skipped = "another archiver holds the lock"
                 return report
@@ -85,7 +82,7 @@ class Archiver:
                 report.expired_files = self._expire(now)
             finally:
                 if self.engine.dialect.name == "postgresql":
-                    lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({ARCHIVE_LOCK})")
+                    lock_conn.exec_driver_sql(f"SELECT pg_advisory_unlock({locks.ARCHIVE})")
                     lock_conn.commit()
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -171,7 +168,7 @@ class Archiver:
             "min_ts": pc.min(ts).as_py(),
             "max_ts": pc.max(ts).as_py(),
             "state": ACTIVE,
-            "created_us": _now_us(),
+            "created_us": now_us(),
         }
 
     def _remove_superseded(self) -> None:

@@ -158,7 +158,7 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
     # Every table the restore writes: with a legacy backup, also the two that its `samples` fill.
     targets = order + ([series, series_samples] if legacy else [])
     if engine.dialect.name == "postgresql":
-        from gridos.archive.hot import DAY_US, day_of_us
+        from gridos.clock import DAY_US, day_of_us
         from gridos.telemetry.store import SampleStore
 
         raw = (

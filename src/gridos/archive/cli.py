@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 
-from gridos.archive.config import ArchiveSettings
-from gridos.config import Settings
+from gridos.config import Settings, invalid_setting
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -24,23 +23,21 @@ def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _engine(command: str) -> Engine:
+def _settings(command: str) -> Settings:
+    """This command's one Settings (the archive section is `.archive`)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _fail(command, f"invalid configuration: {invalid_setting(exc)}", 2) from None
+
+
+def _engine(command: str, settings: Settings) -> Engine:
     from gridos.db.engine import make_engine
 
     try:
-        return make_engine(Settings())
-    except (ValidationError, ValueError) as exc:
+        return make_engine(settings)
+    except ValueError as exc:
         raise _fail(command, f"invalid configuration: {str(exc).splitlines()[0]}", 2) from None
-
-
-def _archive_settings(command: str) -> ArchiveSettings:
-    try:
-        return ArchiveSettings()
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        raise _fail(
-            command, f"invalid configuration: GRIDOS_ARCHIVE_{str(e['loc'][0]).upper()}: {e['msg']}", 2
-        ) from None
 
 
 def _instant(command: str, name: str, raw: str) -> datetime:
@@ -63,8 +60,8 @@ def archive(
     from gridos.archive.storage import ArchiveError, open_storage
     from gridos.observability.logging import configure_logging
 
-    settings = _archive_settings("archive")
-    core = Settings()
+    core = _settings("archive")
+    settings = core.archive
     configure_logging(core.log_level, core.log_json)  # each step of the protocol is logged (stderr)
     if settings.after_days >= core.retention_days:
         raise _fail(
@@ -79,7 +76,7 @@ def archive(
             only_day = date.fromisoformat(day)
         except ValueError:
             raise _fail("archive", f"--day {day!r} is not YYYY-MM-DD", 2) from None
-    engine = _engine("archive")
+    engine = _engine("archive", core)
     try:
         storage = open_storage(settings)
         archiver = Archiver(engine, storage, settings)
@@ -122,8 +119,9 @@ def export(
     start, end = _instant("export", "--from", from_), _instant("export", "--to", to)
     if end <= start:
         raise _fail("export", "--to must be after --from", 2)
-    settings = _archive_settings("export")
-    engine = _engine("export")
+    core = _settings("export")
+    settings = core.archive
+    engine = _engine("export", core)
     try:
         storage = open_storage(settings) if settings.enabled else None
         ids = [d.strip() for d in devices.split(",") if d.strip()] if devices else None
@@ -147,7 +145,7 @@ def backup(
     from gridos.archive.backup import BackupError
     from gridos.archive.backup import backup as run_backup
 
-    engine = _engine("backup")
+    engine = _engine("backup", _settings("backup"))
     try:
         manifest = run_backup(engine, output)
     except BackupError as exc:
@@ -173,7 +171,7 @@ def restore(
     from gridos.archive.backup import restore as run_restore
     from gridos.db.migrate import upgrade
 
-    engine = _engine("restore")
+    engine = _engine("restore", _settings("restore"))
     try:
         upgrade(engine)
         result = run_restore(engine, input, force)

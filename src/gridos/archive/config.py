@@ -1,5 +1,5 @@
-"""Cold-tier settings from the environment (GRIDOS_ARCHIVE_*), built once by gridos.archive.install or
-the `gridos archive` commands."""
+"""Cold-tier settings from the environment (GRIDOS_ARCHIVE_*), the `archive` section of
+gridos.config.Settings."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 from sqlalchemy import Engine, select, text
 
 from gridos.archive import parquet
-from gridos.archive.hot import day_of_us
 from gridos.archive.storage import ArchiveStorage
 from gridos.archive.tables import ACTIVE, archive_files
+from gridos.clock import day_of_us
 
 
 def export(

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.csv as pcsv
 from sqlalchemy import Engine, text
 
+from gridos.clock import DAY_US, day_of_us, day_start_us
 from gridos.telemetry.store import existing_partitions, partition_name
 
-DAY_US = 86_400 * 1_000_000
 UNREGISTERED = "_unregistered"
 _COLUMNS = ("device_id", "measurement", "ts", "value", "quality", "received_at")
 _TYPES = {
@@ -32,14 +32,6 @@ _TYPES = {
     "quality": pa.int8(),
     "received_at": pa.int64(),
 }
-
-
-def day_start_us(day: date) -> int:
-    return (day - date(1970, 1, 1)).days * DAY_US
-
-
-def day_of_us(ts_us: int) -> date:
-    return date(1970, 1, 1) + timedelta(days=ts_us // DAY_US)
 
 
 def days_with_samples(engine: Engine, before: date) -> list[date]:

@@ -19,16 +19,16 @@ import duckdb
 import pyarrow as pa
 from sqlalchemy import Engine, select, text
 
-from gridos.archive.hot import DAY_US, day_of_us, day_start_us
 from gridos.archive.storage import ArchiveError, ArchiveStorage
 from gridos.archive.tables import ACTIVE, archive_files
+from gridos.clock import DAY_US, day_of_us, day_start_us
 from gridos.db.tables import devices
 from gridos.errors import ServiceUnavailable
+from gridos.telemetry.samples import INVALID
 
 log = logging.getLogger("gridos.archive")
 
 MINUTE_US = 60_000_000
-INVALID = 2
 # (bucket, min, max, sum, count, last, last_ts)
 Partial = tuple[int, float, float, float, int, float, int]
 
@@ -196,7 +196,8 @@ class ColdTier:
         try:
             sql = (
                 f"{self._union_sql(hot is not None)} SELECT ts - ts % $step AS b, min(value), max(value), "
-                "sum(value), count(*), arg_max(value, ts), max(ts) FROM u WHERE quality < 2 GROUP BY b ORDER BY b"
+                f"sum(value), count(*), arg_max(value, ts), max(ts) FROM u WHERE quality < {INVALID} "
+                "GROUP BY b ORDER BY b"
             )
             params = self._params(files, device_id, measurement, s_us, e_us) | {"step": step_us}
             return [tuple(r) for r in con.execute(sql, params).fetchall()]

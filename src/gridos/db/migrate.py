@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from gridos.db import locks
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -40,7 +42,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")
+            locks.xact_lock(conn, locks.MIGRATIONS)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     return before, current_revision(engine) or ""

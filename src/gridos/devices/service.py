@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,19 @@ def check_site(device_id: str, site: str) -> None:
 MAX_TOPOLOGY_DEPTH = 64
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What alarm limits and supervision need of a device: its site, type, ratings and reporting interval."""
+
+    id: str
+    type: str
+    site: str
+    nominal_voltage: float | None = None
+    rated_current: float | None = None
+    nominal_frequency: float | None = None
+    expected_interval_s: float = 10.0
+
+
 class DeviceRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -62,6 +76,22 @@ class DeviceRegistry:
                 self._ratings.update(found)
         ratings = self._ratings
         return {i: ratings[i] for i in ids if i in ratings}
+
+    def infos(self, device_id: str | None = None) -> list[DeviceInfo]:
+        """Every registered device's DeviceInfo, or the one of `device_id` ([] if it is not registered)."""
+        q = select(
+            devices.c.id,
+            devices.c.type,
+            devices.c.site,
+            devices.c.nominal_voltage,
+            devices.c.rated_current,
+            devices.c.nominal_frequency,
+            devices.c.expected_interval_s,
+        )
+        if device_id is not None:
+            q = q.where(devices.c.id == device_id)
+        with self.engine.connect() as conn:
+            return [DeviceInfo(*row) for row in conn.execute(q).all()]
 
     def _forget_ratings(self, device_id: str) -> None:
         with self._lock:

@@ -2,34 +2,41 @@
 JWTs from the provider, named API keys for machines, the audit log, failed-authentication limits and
 security headers. Routes check roles through gridos.security.require; see docs/identity.md.
 
-`install(app)` builds the IdentityService on app.state.identity and adds its routes and middleware.
+`install(app, services)` builds the IdentityService (services.identity) from `settings.identity` and adds
+its routes and middleware.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-from gridos.identity.config import IdentitySettings
-from gridos.identity.service import IdentityService, TooManyFailures
+    from gridos.identity.service import IdentityService
+    from gridos.services import Services
 
 log = logging.getLogger("gridos.identity")
 
-__all__ = ["IdentityService", "IdentitySettings", "install"]
+__all__ = ["install"]
 
 
-def install(app: FastAPI, settings: IdentitySettings | None = None) -> IdentityService:
+def install(app: FastAPI, services: Services) -> IdentityService:
+    # Imported here: gridos.config composes IdentitySettings from this package, and the service needs
+    # gridos.config.
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
     from gridos.http import problem
     from gridos.identity.middleware import SecurityMiddleware
     from gridos.identity.openapi import install_openapi
+    from gridos.identity.service import IdentityService, TooManyFailures
     from gridos.identity.views import audit_router, auth_router, keys_router, me_router
 
-    settings = settings or IdentitySettings()
-    service = IdentityService(app.state.settings, settings, app.state.engine)
-    app.state.identity = service
-    app.state.identity_settings = settings
+    settings = services.settings.identity
+    service = IdentityService(services.settings, settings, services.engine)
+    services.identity = service
     app.include_router(auth_router)
     app.include_router(me_router)
     app.include_router(keys_router)
@@ -43,7 +50,7 @@ def install(app: FastAPI, settings: IdentitySettings | None = None) -> IdentityS
         response.headers["Retry-After"] = str(exc.extensions.get("retry_after", 60))
         return response
 
-    if settings.auth_production and app.state.settings.token_roles:
+    if settings.auth_production and services.settings.token_roles:
         log.warning(
             "GRIDOS_API_TOKENS is set in production mode: static tokens are for bootstrap and demos; "
             "people should sign in with OIDC and machines use named API keys"

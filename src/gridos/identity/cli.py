@@ -24,21 +24,18 @@ keys_app = typer.Typer(
 def _store() -> Iterator[Any]:
     from pydantic import ValidationError
 
-    from gridos.config import Settings
+    from gridos.config import Settings, invalid_setting
     from gridos.db.engine import make_engine
     from gridos.db.migrate import upgrade
     from gridos.identity.audit import AuditLog
-    from gridos.identity.config import IdentitySettings
     from gridos.identity.keys import KeyStore
 
     try:
-        settings, identity = Settings(), IdentitySettings()
+        settings = Settings()
     except ValidationError as exc:
-        e = exc.errors()[0]
-        typer.echo(
-            f"gridos keys: invalid configuration: GRIDOS_{str(e['loc'][0]).upper()}: {e['msg']}", err=True
-        )
+        typer.echo(f"gridos keys: invalid configuration: {invalid_setting(exc)}", err=True)
         raise typer.Exit(2) from None
+    identity = settings.identity
     engine = make_engine(settings)
     try:
         if settings.migrate_on_start:  # the embedded SQLite database migrates itself, as `serve` does

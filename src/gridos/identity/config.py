@@ -1,13 +1,13 @@
-"""Identity settings from the environment (GRIDOS_OIDC_*, GRIDOS_SESSION_*, GRIDOS_AUTH_*), built once by
-gridos.identity.install. OIDC is off while GRIDOS_OIDC_ISSUER is empty: then only API keys and the static
-bootstrap tokens (GRIDOS_API_TOKENS) authenticate."""
+"""Identity settings from the environment (GRIDOS_OIDC_*, GRIDOS_SESSION_*, GRIDOS_AUTH_*), the `identity`
+section of gridos.config.Settings. OIDC is off while GRIDOS_OIDC_ISSUER is empty: then only API keys and the
+static bootstrap tokens (GRIDOS_API_TOKENS) authenticate."""
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gridos.config import Role
+from gridos.roles import Role
 
 # Asymmetric algorithms only: `none` and the HMAC family (which would let anyone holding the public key
 # forge tokens) are never accepted, whatever a token's header says.

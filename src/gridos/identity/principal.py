@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gridos.config import Role
+from gridos.roles import Role
 
 Auth = Literal["session", "bearer", "key"]
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from gridos.config import Role
 from gridos.identity.models import auth_logins, auth_sessions
+from gridos.roles import Role
 
 LOGIN_TTL = timedelta(minutes=10)
 TOUCH_EVERY = timedelta(seconds=30)  # the idle clock is kept to this precision, sparing a write per request

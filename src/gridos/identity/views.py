@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridos import deps
 from gridos.errors import GridosError, NotFound
 from gridos.http import api_router
 from gridos.identity.oidc import InvalidToken, pkce_pair
@@ -32,11 +33,7 @@ keys_router = api_router("/api/v1/keys", ["API keys"])
 audit_router = api_router("/api/v1/audit", ["audit"])
 
 
-def identity(request: Request) -> IdentityService:
-    return request.app.state.identity
-
-
-Identity = Annotated[IdentityService, Depends(identity)]
+Identity = Annotated[IdentityService, Depends(deps.identity)]
 
 
 # -- sign-in ------------------------------------------------------------------------------------------

@@ -2,61 +2,49 @@
 (controlling station); and the OPC UA server that lets other systems read GridOS.
 
 All are off by default and configured from GRIDOS_MQTT_* / GRIDOS_MODBUS_* / GRIDOS_IEC104_* /
-GRIDOS_OPCUA_* (gridos.ingest.config).
-`install(app)` builds them from the environment, reports them in /health/ready and starts and stops them
-with the app.
+GRIDOS_OPCUA_* (gridos.ingest.config: sections of gridos.config.Settings).
+`install(app, services)` builds them from those sections (services.mqtt, ...), reports them in
+/health/ready and starts and stops them with the app.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
-from gridos.ingest.config import (
-    ConnectorConfigError,
-    Iec104Settings,
-    ModbusSettings,
-    MqttSettings,
-    OpcUaSettings,
-)
+from gridos.ingest.config import ConnectorConfigError
+
+if TYPE_CHECKING:
+    from gridos.services import Services
 
 
 def _disabled() -> dict[str, Any]:
     return {"status": "disabled"}
 
 
-def _load(cls: type[BaseSettings]) -> Any:
-    try:
-        return cls()
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        prefix = cls.model_config.get("env_prefix", "")
-        where = f"{prefix}{str(e['loc'][0]).upper()}: " if e["loc"] else ""
-        raise ConnectorConfigError(f"{where}{e['msg']}") from None
-
-
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, services: Services) -> None:
     """Attach the connectors: readiness details, start/stop hooks; nothing runs until start-up."""
-    mqtt_settings: MqttSettings = _load(MqttSettings)
-    modbus_settings: ModbusSettings = _load(ModbusSettings)
-    iec104_settings: Iec104Settings = _load(Iec104Settings)
-    opcua_settings: OpcUaSettings = _load(OpcUaSettings)
+    settings = services.settings
+    mqtt_settings = settings.mqtt
+    modbus_settings = settings.modbus
+    iec104_settings = settings.iec104
+    opcua_settings = settings.opcua
     connectors: dict[str, Any] = {"mqtt": None, "modbus": None, "iec104": None, "opcua": None}
 
     if mqtt_settings.enabled:
         from gridos.ingest.mqtt import MqttConnector
 
-        if app.state.settings.workers > 1:
+        if settings.workers > 1:
             # Every uvicorn worker builds its own app: one client id each, or the broker would keep
             # disconnecting one session in favour of the other. Such sessions are not resumed after a
             # restart (docs/runbooks/connectors.md): run one worker per replica with MQTT.
-            mqtt_settings.client_id = f"{mqtt_settings.client_id}-{os.getpid()}"
-        connectors["mqtt"] = MqttConnector(mqtt_settings, app.state.telemetry, app.state.metrics)
+            mqtt_settings = mqtt_settings.model_copy(
+                update={"client_id": f"{mqtt_settings.client_id}-{os.getpid()}"}
+            )
+        connectors["mqtt"] = MqttConnector(mqtt_settings, services.telemetry, services.metrics)
 
     if modbus_settings.enabled:
         from gridos.ingest.leader import LeaderLock
@@ -64,37 +52,38 @@ def install(app: FastAPI) -> None:
         from gridos.ingest.registermap import load_register_map
 
         assert modbus_settings.register_map is not None
-        if app.state.settings.workers > 1 and not app.state.settings.is_postgres:
+        if settings.workers > 1 and not settings.is_postgres:
             raise ConnectorConfigError(
                 "GRIDOS_MODBUS_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker poll)"
             )
-        devices = load_register_map(modbus_settings.register_map, app.state.telemetry.catalogue)
+        devices = load_register_map(modbus_settings.register_map, services.telemetry.catalogue)
         connectors["modbus"] = ModbusPoller(
             devices,
-            app.state.telemetry,
-            app.state.metrics,
-            lambda: getattr(app.state, "alarms", None),
-            leader=LeaderLock(app.state.engine),
+            services.telemetry,
+            services.metrics,
+            lambda: services.alarms,
+            leader=LeaderLock(services.engine),
             leader_check_s=modbus_settings.leader_check_seconds,
         )
 
     if iec104_settings.enabled:
-        from gridos.ingest.iec104 import IEC104_LOCK_KEY, Iec104Client
+        from gridos.db import locks
+        from gridos.ingest.iec104 import Iec104Client
         from gridos.ingest.iec104map import load_point_map
         from gridos.ingest.leader import LeaderLock
 
         assert iec104_settings.point_map is not None
-        if app.state.settings.workers > 1 and not app.state.settings.is_postgres:
+        if settings.workers > 1 and not settings.is_postgres:
             raise ConnectorConfigError(
                 "GRIDOS_IEC104_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker connect)"
             )
-        links = load_point_map(iec104_settings.point_map, app.state.telemetry.catalogue)
+        links = load_point_map(iec104_settings.point_map, services.telemetry.catalogue)
         connectors["iec104"] = Iec104Client(
             links,
-            app.state.telemetry,
-            app.state.metrics,
-            lambda: getattr(app.state, "alarms", None),
-            leader=LeaderLock(app.state.engine, key=IEC104_LOCK_KEY),
+            services.telemetry,
+            services.metrics,
+            lambda: services.alarms,
+            leader=LeaderLock(services.engine, key=locks.IEC104_POLLING),
             leader_check_s=iec104_settings.leader_check_seconds,
             max_batch_samples=iec104_settings.max_batch_samples,
             max_pending_samples=iec104_settings.max_pending_samples,
@@ -103,23 +92,30 @@ def install(app: FastAPI) -> None:
     if opcua_settings.enabled:
         from gridos.ingest.opcua import OpcUaServer
 
-        if app.state.settings.workers > 1:
+        if settings.workers > 1:
             raise ConnectorConfigError(
                 "GRIDOS_OPCUA_ENABLED needs GRIDOS_WORKERS=1 (every worker would bind the same OPC UA port)"
             )
-        connectors["opcua"] = OpcUaServer(opcua_settings, app)
+        connectors["opcua"] = OpcUaServer(
+            opcua_settings,
+            services.settings.token_roles,
+            services.engine,
+            services.registry,
+            services.telemetry,
+            lambda: services.alarms,
+        )
 
     for name, connector in connectors.items():
-        _attach(app, name, connector)
+        _attach(services, name, connector)
 
 
-def _attach(app: FastAPI, name: str, connector: Any) -> None:
-    """app.state.<name>, readiness check `name`, started with the app and stopped before the engine."""
-    setattr(app.state, name, connector)
+def _attach(services: Services, name: str, connector: Any) -> None:
+    """services.<name>, readiness check `name`, started with the app and stopped before the engine."""
+    setattr(services, name, connector)
     if connector is None:
-        app.state.health.extra[name] = _disabled
+        services.health.extra[name] = _disabled
         return
-    app.state.health.extra[name] = connector.health
+    services.health.extra[name] = connector.health
 
     async def start(app: FastAPI) -> None:
         connector.start()
@@ -127,5 +123,5 @@ def _attach(app: FastAPI, name: str, connector: Any) -> None:
     async def stop(app: FastAPI) -> None:
         await run_in_threadpool(connector.stop)
 
-    app.state.startup_hooks.append(start)
-    app.state.shutdown_hooks.append(stop)
+    services.startup_hooks.append(start)
+    services.shutdown_hooks.append(stop)

@@ -1,4 +1,5 @@
-"""Connector settings from the environment: GRIDOS_MQTT_*, GRIDOS_MODBUS_*, GRIDOS_IEC104_* and GRIDOS_OPCUA_*. All are off by default."""
+"""Connector settings from the environment: GRIDOS_MQTT_*, GRIDOS_MODBUS_*, GRIDOS_IEC104_* and GRIDOS_OPCUA_*
+(the `mqtt`, `modbus`, `iec104` and `opcua` sections of gridos.config.Settings). All are off by default."""
 
 from __future__ import annotations
 

@@ -127,7 +127,7 @@ class Iec104Client:
         max_batch_samples: int = 5000,
         max_pending_samples: int = 1_000_000,
     ) -> None:
-        """`alarms`: a callable returning the comm-failure sink (app.state.alarms) or None. `leader`: the
+        """`alarms`: a callable returning the comm-failure sink (services.alarms) or None. `leader`: the
         lock that makes one replica talk to the RTUs (None: this process always does)."""
         self.telemetry = telemetry
         self.metrics = metrics

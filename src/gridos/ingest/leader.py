@@ -14,12 +14,13 @@ import threading
 import psycopg
 from sqlalchemy import Engine
 
+from gridos.db import locks
+
 log = logging.getLogger("gridos.ingest.leader")
-MODBUS_LOCK_KEY = 727_050  # pg_advisory_lock key space: 727xxx is GridOS's (727002 = partitions)
 
 
 class LeaderLock:
-    def __init__(self, engine: Engine, key: int = MODBUS_LOCK_KEY) -> None:
+    def __init__(self, engine: Engine, key: int = locks.MODBUS_POLLING) -> None:
         self.key = key
         self.postgres = engine.dialect.name == "postgresql"
         self._conninfo = (

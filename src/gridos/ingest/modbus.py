@@ -64,7 +64,7 @@ class ModbusPoller:
         leader: LeaderLock | None = None,
         leader_check_s: float = 5.0,
     ) -> None:
-        """`alarms`: a callable returning the comm-failure sink (app.state.alarms) or None. `leader`: the
+        """`alarms`: a callable returning the comm-failure sink (services.alarms) or None. `leader`: the
         lock that makes one replica poll (None: this process always polls)."""
         self.telemetry = telemetry
         self.metrics = metrics

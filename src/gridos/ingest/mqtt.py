@@ -35,9 +35,9 @@ from sqlalchemy.exc import DataError, IntegrityError
 from gridos.errors import InvalidInput, PayloadTooLarge
 from gridos.ingest.config import ConnectorConfigError, MqttSettings
 from gridos.observability.metrics import Metrics
+from gridos.telemetry.samples import Sample
 from gridos.telemetry.schemas import list_adapter
 from gridos.telemetry.service import TelemetryService
-from gridos.telemetry.store import Row
 
 log = logging.getLogger("gridos.ingest.mqtt")
 PROTOCOL = "mqtt"
@@ -252,7 +252,7 @@ class MqttConnector:
                 return False
         return True
 
-    def _rows(self, batch: list[mqtt.MQTTMessage], dead: set[int]) -> list[Row]:
+    def _rows(self, batch: list[mqtt.MQTTMessage], dead: set[int]) -> list[Sample]:
         received = datetime.now(UTC)
         parsed: list[tuple[int, list[Any]]] = []
         for index, message in enumerate(batch):
@@ -283,7 +283,7 @@ class MqttConnector:
                 return self.telemetry.to_rows(everything, received)
             except (InvalidInput, PayloadTooLarge):
                 pass
-        rows: list[Row] = []
+        rows: list[Sample] = []
         for index, items in parsed:
             try:
                 rows.extend(self.telemetry.to_rows(items, received))

@@ -33,7 +33,7 @@ import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asyncua import Server, ua
 from asyncua.common.utils import ServiceError
@@ -44,13 +44,22 @@ from asyncua.server.user_managers import UserManager
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from gridos.config import Role, hash_token
 from gridos.db.tables import latest_samples
 from gridos.ingest.config import ConnectorConfigError, OpcUaSettings
-from gridos.telemetry.catalogue import Measurement, Quality
+from gridos.telemetry.catalogue import Measurement
+from gridos.telemetry.samples import Quality
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+
+    from gridos.alarms.service import AlarmService
+    from gridos.devices.service import DeviceRegistry
+    from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.ingest.opcua")
 NAMESPACE = "urn:gridos"
@@ -173,9 +182,22 @@ class TrustedClients:
 
 
 class OpcUaServer:
-    def __init__(self, settings: OpcUaSettings, app: FastAPI) -> None:
+    def __init__(
+        self,
+        settings: OpcUaSettings,
+        token_roles: dict[str, Any],
+        engine: Engine,
+        registry: DeviceRegistry,
+        telemetry: TelemetryService,
+        alarms: Callable[[], AlarmService | None],
+    ) -> None:
+        # The objects it reads, not the services container: gridos.services names this class.
         self.settings = settings
-        self.app = app
+        self.token_roles = token_roles
+        self.engine = engine
+        self.registry = registry
+        self.telemetry = telemetry
+        self.alarms = alarms
         self.url = f"opc.tcp://{settings.host}:{settings.port}/gridos/"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -237,7 +259,7 @@ class OpcUaServer:
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
                 {"countryName": "CH", "organizationName": "GridOS", "commonName": "GridOS OPC UA server"},
             )
-        users = TokenUserManager(self.app.state.settings.token_roles, s.allow_anonymous)
+        users = TokenUserManager(self.token_roles, s.allow_anonymous)
         server = Server(user_manager=users)
         await server.init()
         server.set_endpoint(self.url)
@@ -343,7 +365,7 @@ class OpcUaServer:
         server = self._server
         assert server is not None
         devices, latest, active = await asyncio.to_thread(self._read)
-        catalogue: dict[str, Measurement] = self.app.state.telemetry.catalogue
+        catalogue: dict[str, Measurement] = self.telemetry.catalogue
         now = datetime.now(UTC)
         for device_id, measurement, ts, value, quality in latest:
             device = devices.get(device_id)
@@ -389,9 +411,8 @@ class OpcUaServer:
 
     def _read(self) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
         """Blocking database reads (run in a worker thread): devices, latest samples, active alarms."""
-        state = self.app.state
-        devices, _ = state.registry.list(limit=100_000)
-        with state.engine.connect() as conn:
+        devices, _ = self.registry.list(limit=100_000)
+        with self.engine.connect() as conn:
             latest = conn.execute(
                 select(
                     latest_samples.c.device_id,
@@ -401,7 +422,7 @@ class OpcUaServer:
                     latest_samples.c.quality,
                 )
             ).all()
-        alarms = getattr(state, "alarms", None)
+        alarms = self.alarms()
         active = None
         if alarms is not None:
             active = alarms.list_active(None, None, None, None, limit=1000, offset=0)["items"]

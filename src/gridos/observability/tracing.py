@@ -38,7 +38,10 @@ def otlp_traces_endpoint(environ: dict[str, str] | None = None) -> str | None:
 
 
 def setup_tracing(
-    app: FastAPI, settings: Any, environ: dict[str, str] | None = None
+    app: FastAPI,
+    settings: Any,
+    shutdown_hooks: list[Any] | None = None,
+    environ: dict[str, str] | None = None,
 ) -> TracerProvider | None:
     """Instrument `app` when an OTLP endpoint is configured; return the provider (None when tracing is off).
 
@@ -62,8 +65,7 @@ def setup_tracing(
     async def _shutdown(_: FastAPI) -> None:
         provider.shutdown()
 
-    hooks = getattr(app.state, "shutdown_hooks", None)
-    if isinstance(hooks, list):
-        hooks.append(_shutdown)
+    if shutdown_hooks is not None:
+        shutdown_hooks.append(_shutdown)
     log.info("tracing enabled", extra={"otlp_endpoint": endpoint})
     return provider

@@ -33,7 +33,8 @@ class ProtocolOutputs:
     modbus_server: ModbusTcpSimulator | None = None
     iec104: FleetOutstationWriter | None = None
     iec104_outstation: Iec104Outstation | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    # Settings sections that switch GridOS's connectors on for these outputs (gridos.config.Settings.replace).
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     tmpdir: tempfile.TemporaryDirectory[str] | None = None
 
@@ -93,7 +94,7 @@ def prepare(
     directory = workdir
     if mqtt_broker:
         host, port = parse_address(mqtt_broker)
-        out.env |= {"GRIDOS_MQTT_ENABLED": "true", "GRIDOS_MQTT_HOST": host, "GRIDOS_MQTT_PORT": str(port)}
+        out.sections["mqtt"] = {"enabled": True, "host": host, "port": port}
         out.mqtt = MqttFleetPublisher(host, port)
         out.notes.append(f"fleet publishes over MQTT to {host}:{port} (gridos/<site>/<device>/telemetry)")
     if modbus_port:
@@ -110,7 +111,7 @@ def prepare(
             YAML().dump(doc, f)
         out.modbus_server = server
         out.modbus = FleetRegisterWriter(devices, server.banks)
-        out.env |= {"GRIDOS_MODBUS_ENABLED": "true", "GRIDOS_MODBUS_REGISTER_MAP": str(path)}
+        out.sections["modbus"] = {"enabled": True, "register_map": path}
         out.notes.append(
             f"site '{MODBUS_SITE}' ({len(devices)} devices) served as Modbus TCP on 127.0.0.1:{modbus_port}, "
             f"polled by GridOS (register map {path})"
@@ -129,7 +130,7 @@ def prepare(
             YAML().dump(doc, f)
         out.iec104_outstation = outstation
         out.iec104 = FleetOutstationWriter([outstation])
-        out.env |= {"GRIDOS_IEC104_ENABLED": "true", "GRIDOS_IEC104_POINT_MAP": str(path)}
+        out.sections["iec104"] = {"enabled": True, "point_map": path}
         out.notes.append(
             f"site '{IEC104_SITE}' ({len(link.device_ids)} devices, {len(link.points)} points) served as an "
             f"IEC 60870-5-104 outstation on 127.0.0.1:{iec104_port} (point map {path})"

@@ -11,16 +11,6 @@ the item and the field (never stored, never alarmed on, never averaged):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
-
-
-class Quality(IntEnum):
-    """IEC 61850 validity: good, questionable, invalid. Stored as a small integer."""
-
-    good = 0
-    questionable = 1
-    invalid = 2
-
 
 # Bounds of a measurement added through GRIDOS_EXTRA_MEASUREMENTS (whose physics we do not know): wide,
 # but finite, so that a billion such values still sum to a finite number.

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
+
+from gridos.clock import from_us
 
 FieldValue = float | int | bool | str
 
@@ -346,7 +348,6 @@ def to_microseconds(ts: int, precision: str) -> int:
     return ts * _US_PER[precision]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATETIME_MIN_US = -62_135_596_800_000_000  # 0001-01-01
 _DATETIME_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999
 
@@ -393,7 +394,7 @@ def to_items(points: list[LinePoint], precision: str, reserved: frozenset[str]) 
                 if not _DATETIME_MIN_US <= us <= _DATETIME_MAX_US:
                     errors.append(LineProtocolError(p.line, f"timestamp {p.timestamp} out of range"))
                     continue
-                stamp = stamps[p.timestamp] = _EPOCH + timedelta(microseconds=us)
+                stamp = stamps[p.timestamp] = from_us(us)
             item["timestamp"] = stamp
         items.append(item)
         lines.append(p.line)

@@ -17,9 +17,10 @@ from gridos.devices.schemas import DeviceLatest, LatestValue
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput, NotFound, PayloadTooLarge
 from gridos.observability.metrics import Metrics
-from gridos.telemetry.catalogue import RESERVED_FIELDS, Measurement, Quality, build_catalogue
+from gridos.telemetry.catalogue import RESERVED_FIELDS, Measurement, build_catalogue
+from gridos.telemetry.samples import BatchObserver, Quality, Sample
 from gridos.telemetry.schemas import IngestResult, build_sample_model, parse_samples
-from gridos.telemetry.store import MINUTE_US, Row, SampleStore, from_us, to_us
+from gridos.telemetry.store import MINUTE_US, SampleStore, from_us, to_us
 
 QUALITY_NAMES = {q.value: q.name for q in Quality}
 # Above this range, bucketed queries are answered from the 1-minute rollups.
@@ -29,7 +30,7 @@ ROLLUP_RANGE_US = 2 * 3600 * 1_000_000
 @dataclass(slots=True)
 class IngestOutcome:
     result: IngestResult
-    rows: list[Row]
+    rows: list[Sample]
 
 
 class TelemetryService:
@@ -46,8 +47,8 @@ class TelemetryService:
         self.catalogue: dict[str, Measurement] = build_catalogue(settings.extra_measurements)
         self.sample_model: type[BaseModel] = build_sample_model(self.catalogue)
         self._measurement_names = tuple(self.catalogue)
-        # Observers (alarms, live views) get every committed batch; they must not raise.
-        self.observers: list[Any] = []
+        # Observers (the alarm evaluator) get every committed batch; they must not raise.
+        self.observers: list[BatchObserver] = []
         # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
         # answered from Parquet, merged with what the hot tier still holds.
         self.cold: Any = None
@@ -63,13 +64,13 @@ class TelemetryService:
             self.metrics.ingest_rejected.labels(reason="invalid").inc()
             raise
 
-    def to_rows(self, items: list[Any], received: datetime | None = None) -> list[Row]:
+    def to_rows(self, items: list[Any], received: datetime | None = None) -> list[Sample]:
         """Validated items -> rows, enforcing the rules that need the clock and the catalogue."""
         now = received or datetime.now(UTC)
         now_us = to_us(now)
         max_future = now + timedelta(seconds=self.settings.max_future_seconds)
         oldest = now - timedelta(days=self.settings.retention_days)
-        rows: list[Row] = []
+        rows: list[Sample] = []
         errors: list[dict[str, Any]] = []
         max_future_us, oldest_us = to_us(max_future), to_us(oldest)
         reserved = RESERVED_FIELDS
@@ -192,7 +193,7 @@ class TelemetryService:
             errors=errors[:50],
         )
 
-    def commit(self, rows: list[Row], source: str) -> IngestResult:
+    def commit(self, rows: list[Sample], source: str) -> IngestResult:
         started = time.perf_counter()
         stored = self.store.write(rows)
         self.metrics.ingest_duration.observe(time.perf_counter() - started)
@@ -207,6 +208,10 @@ class TelemetryService:
         return self.commit(self.to_rows(self.parse(body, content_type)), source)
 
     # -- queries --------------------------------------------------------------------------------
+    def last_received(self) -> dict[str, int]:
+        """Device id -> when its newest sample was received (µs), for every device that sent any."""
+        return self.store.last_received()
+
     def unit(self, measurement: str) -> str:
         m = self.catalogue.get(measurement)
         if m is None:

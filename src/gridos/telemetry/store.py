@@ -15,32 +15,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from gridos.clock import DAY_US, from_us, to_us
+from gridos.db import locks
 from gridos.db.tables import latest_samples, rollups_1m, series, series_samples
+from gridos.telemetry.samples import INVALID, Sample
 
-# (device_id, measurement, ts_us, value, quality, received_at_us)
-Row = tuple[str, str, int, float, int, int]
+Row = Sample  # (device_id, measurement, ts_us, value, quality, received_at_us)
 SeriesKey = tuple[str, str]
 
 MINUTE_US = 60_000_000
-DAY_US = 86_400 * 1_000_000
-INVALID = 2
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # built once: these run once per point of every query
-
-
-def to_us(dt: datetime) -> int:
-    """Exact integer microseconds (float timestamps would round)."""
-    delta = dt - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=us)
 
 
 class SampleStore:
@@ -130,7 +117,7 @@ class SampleStore:
             return
         with self._partition_lock, self.engine.begin() as conn:
             # Two replicas creating the same partition would race on the catalog: serialise them.
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727002)")
+            locks.xact_lock(conn, locks.PARTITIONS)
             existing = set(existing_partitions(conn))
             for day in sorted(missing - existing):
                 start = _day_start_us(day)
@@ -152,7 +139,7 @@ class SampleStore:
                 {cutoff_day + timedelta(days=i) for i in range(retention_days + ahead_days + 1)}
             )
             with self._partition_lock, self.engine.begin() as conn:
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727002)")
+                locks.xact_lock(conn, locks.PARTITIONS)
                 for day in existing_partitions(conn):
                     if day < cutoff_day:
                         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {partition_name(day)}")
@@ -165,6 +152,16 @@ class SampleStore:
         with self.engine.begin() as conn:
             conn.execute(rollups_1m.delete().where(rollups_1m.c.bucket < rollup_cutoff))
         return {"dropped_partitions": dropped, "raw_cutoff": cutoff_day.isoformat()}
+
+    def last_received(self) -> dict[str, int]:
+        """Device id -> the newest received_at of its latest samples."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(latest_samples.c.device_id, func.max(latest_samples.c.received_at)).group_by(
+                    latest_samples.c.device_id
+                )
+            ).all()
+        return {device_id: received for device_id, received in rows}
 
     def partitions(self) -> list[date]:
         if not self.postgres:

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
 from gridos.deps import telemetry
 from gridos.errors import InvalidInput, UnsupportedMediaType
@@ -129,6 +130,45 @@ def get_samples(
     return Response(orjson.dumps(document, option=orjson.OPT_UTC_Z), media_type="application/json")
 
 
-@router.get("/status", dependencies=[Depends(require(READ))])
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a key TelemetryService.status adds must be added here
+
+
+class Envelope(_Out):
+    min: float
+    max: float
+    avg: float
+
+
+class SiteStatus(_Out):
+    site: str
+    devices: int
+    reporting: int
+    stale: int
+    never_reported: int
+    by_type: dict[str, int] = Field(description="device count per device type")
+    active_power_kw: float = Field(description="sum over the site's feeders")
+    breakers_open: int
+    voltage_pu: Envelope | None = Field(description="latest voltages per unit of nominal; null: none")
+    frequency_hz: Envelope | None
+
+
+class StatusTotals(_Out):
+    devices: int
+    reporting: int
+    stale: int
+    never_reported: int
+    sites: int
+
+
+class GridStatus(_Out):
+    generated_at: str = Field(description="ISO 8601 UTC")
+    stale_after_seconds: float
+    sites: list[SiteStatus]
+    totals: StatusTotals
+
+
+@router.get("/status", response_model=GridStatus, dependencies=[Depends(require(READ))])
 def grid_status(svc: Annotated[TelemetryService, Depends(telemetry)]) -> dict[str, Any]:
+    """Grid summary per site: device counts, reporting vs stale, envelopes of key values."""
     return svc.status()

@@ -22,19 +22,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
+from gridos.alarms.service import AlarmService
+from gridos.clock import iso_fixed, now_us
+from gridos.config import Settings
 from gridos.db.tables import latest_samples
-from gridos.http import api_router
-from gridos.security import READ, require
-from gridos.telemetry.catalogue import Quality
+from gridos.telemetry.samples import Quality
+from gridos.telemetry.service import TelemetryService
 
 log = logging.getLogger("gridos.web.live")
 # Values refresh every 2 s (alarm transitions are relayed at once, not on this cadence): a control-room
@@ -57,14 +57,19 @@ def encode(event: str, data: Any, event_id: str | None = None) -> bytes:
     return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def iso(us: int) -> str:
-    seconds, micros = divmod(us, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
-
-
 class LiveFeed:
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        telemetry: TelemetryService,
+        alarms: Callable[[], AlarmService | None],
+    ) -> None:
+        # The objects it reads, not the services container (gridos.services names this class).
+        self.settings = settings
+        self.engine = engine
+        self.telemetry = telemetry
+        self.alarms = alarms
         self.clients: set[asyncio.Queue[Message | None]] = set()
         self.wake = asyncio.Event()
         self.cursor_us = 0  # highest received_at seen
@@ -75,7 +80,7 @@ class LiveFeed:
 
     # -- reads (worker threads) ------------------------------------------------------------------------
     def rows_since(self, since_us: int) -> list[Any]:
-        with self.app.state.engine.connect() as conn:
+        with self.engine.connect() as conn:
             return list(
                 conn.execute(
                     select(
@@ -90,25 +95,25 @@ class LiveFeed:
             )
 
     def encode_rows(self, rows: list[Any]) -> list[list[Any]]:
-        catalogue = self.app.state.telemetry.catalogue
+        catalogue = self.telemetry.catalogue
         bools = {name for name, spec in catalogue.items() if spec.kind == "bool"}
         times: dict[int, str] = {}  # a batch shares its timestamps: format each once
         out = []
         for d, m, value, ts, received, quality in rows:
-            t = times.get(ts) or times.setdefault(ts, iso(ts))
-            r = times.get(received) or times.setdefault(received, iso(received))
+            t = times.get(ts) or times.setdefault(ts, iso_fixed(ts))
+            r = times.get(received) or times.setdefault(received, iso_fixed(received))
             out.append([d, m, bool(value) if m in bools else value, t, r, QUALITY.get(quality, "invalid")])
         return out
 
     def hello(self) -> dict[str, Any]:
-        s = self.app.state.settings
-        catalogue = self.app.state.telemetry.catalogue
+        s = self.settings
+        catalogue = self.telemetry.catalogue
         return {
             "measurements": {m.name: {"unit": m.unit, "kind": m.kind} for m in catalogue.values()},
             "stale_after_seconds": s.stale_after_seconds,
             "heartbeat_seconds": HEARTBEAT_SECONDS,
             # The page measures ages against the server's clock, not the browser's.
-            "server_time": iso(int(time.time() * 1_000_000)),
+            "server_time": iso_fixed(now_us()),
         }
 
     def snapshot(self, since_us: int) -> tuple[list[Any], str]:
@@ -116,10 +121,10 @@ class LiveFeed:
         rows = self.rows_since(since_us)
         cursor = max((r[4] for r in rows), default=since_us)
         alarm_id = self.alarm_id
-        if getattr(self.app.state, "alarms", None) is not None:
+        if self.alarms() is not None:
             from gridos.alarms.tables import alarm_events
 
-            with self.app.state.engine.connect() as conn:
+            with self.engine.connect() as conn:
                 alarm_id = max(alarm_id, conn.execute(select(func.max(alarm_events.c.id))).scalar() or 0)
         return self.encode_rows(rows), f"{alarm_id}.{max(cursor, 0)}"
 
@@ -154,7 +159,7 @@ class LiveFeed:
             self.wake.clear()
             if not self.clients:
                 continue
-            alarms = getattr(self.app.state, "alarms", None)
+            alarms = self.alarms()
             relay = alarms.broadcaster.subscribe() if alarms is not None else None
             try:
                 await self._serve(relay)
@@ -174,7 +179,7 @@ class LiveFeed:
         next_status = 0.0
         if not self.cursor_us:
             # Start near now: a first subscriber gets its snapshot from `snapshot`, not from the feed.
-            self.cursor_us = int(time.time() * 1_000_000) - VISIBILITY_MARGIN_US
+            self.cursor_us = now_us() - VISIBILITY_MARGIN_US
         while self.clients:
             deadline = time.monotonic() + POLL_SECONDS
             while relay is not None and (left := deadline - time.monotonic()) > 0:
@@ -204,7 +209,7 @@ class LiveFeed:
             await self._poll()
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + STATUS_SECONDS
-                status = await run_in_threadpool(self.app.state.telemetry.status)
+                status = await run_in_threadpool(self.telemetry.status)
                 self.status = encode("status", status)
                 self.publish((self.status, None))
 
@@ -222,105 +227,3 @@ class LiveFeed:
         if changed:
             data = {"items": self.encode_rows(changed)}
             self.publish((encode("latest", data, self.event_id()), None))
-
-
-def _parse_last_event_id(raw: str | None) -> tuple[int, int] | None:
-    if not raw:
-        return None
-    alarm, _, cursor = raw.partition(".")
-    if not (alarm.isdigit() and cursor.isdigit()):
-        return None
-    return int(alarm), int(cursor)
-
-
-router = api_router("/api/v1", ["operator console"])
-
-
-@router.get(
-    "/live",
-    dependencies=[Depends(require(READ))],
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
-)
-async def live_feed(
-    request: Request, last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
-) -> StreamingResponse:
-    """Everything an operator console shows live, pushed (see gridos.web.live): `hello`, `status`,
-    `latest` (resumable with Last-Event-ID), `transition`, `flood`, `overflow`."""
-    feed: LiveFeed = request.app.state.live
-    resume = _parse_last_event_id(last_event_id)
-    alarms = getattr(request.app.state, "alarms", None)
-    queue = feed.subscribe()
-
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            yield b"retry: 2000\n: connected\n\n"
-            yield encode("hello", feed.hello())
-            since = resume[1] - VISIBILITY_MARGIN_US if resume else 0
-            items, current = await run_in_threadpool(feed.snapshot, since)
-            yield encode("latest", {"items": items, "snapshot": resume is None}, current)
-            last_alarm = resume[0] if resume else int(current.partition(".")[0])
-            if resume and alarms is not None:
-                for event in await run_in_threadpool(alarms.events_after, resume[0]):
-                    last_alarm = max(last_alarm, event["id"])
-                    yield encode("transition", event)
-            status = feed.status or encode(
-                "status", await run_in_threadpool(request.app.state.telemetry.status)
-            )
-            yield status
-            while True:
-                try:
-                    message = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield b": heartbeat\n\n"
-                    continue
-                # Whatever else is already queued goes out in the same write: one socket send per burst,
-                # not per event, is what keeps twenty consoles cheap.
-                batch = [message]
-                while len(batch) < 256:
-                    try:
-                        batch.append(queue.get_nowait())
-                    except asyncio.QueueEmpty:
-                        break
-                chunks: list[bytes] = []
-                for item in batch:
-                    if item is None:
-                        if chunks:
-                            yield b"".join(chunks)
-                        return
-                    data, alarm_id = item
-                    if alarm_id is not None:
-                        if alarm_id <= last_alarm:
-                            continue
-                        last_alarm = alarm_id
-                    chunks.append(data)
-                if chunks:
-                    yield b"".join(chunks)
-        finally:
-            feed.unsubscribe(queue)
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-def install(app: FastAPI) -> LiveFeed:
-    feed = LiveFeed(app)
-    app.state.live = feed
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start(app: FastAPI) -> None:
-        tasks.append(asyncio.create_task(feed.run(), name="live-feed"))
-
-    async def stop(app: FastAPI) -> None:
-        feed.publish(None)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-    app.state.startup_hooks.append(start)
-    app.state.shutdown_hooks.append(stop)
-    app.include_router(router)
-    return feed

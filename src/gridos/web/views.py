@@ -10,6 +10,8 @@ from importlib.resources import files
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from gridos import deps
+
 router = APIRouter(include_in_schema=False)
 
 CSP = (
@@ -40,7 +42,7 @@ def operator_console(request: Request) -> HTMLResponse:
     # The sign-in form offers "Sign in with your organisation account" only when /auth/login can work
     # (OIDC configured); otherwise a token (the demo's #token= link, or an API key). A meta tag, not a
     # request: the page knows before it asks /api/v1/me, and it holds no secret.
-    identity = getattr(request.app.state, "identity", None)
+    identity = deps.services(request).identity
     oidc = bool(identity is not None and identity.settings.oidc_enabled)
     page = _page("index.html").replace(
         '<meta name="gridos-signin" content="token">',

@@ -157,6 +157,11 @@ function draw(box, info, chosen, results, from, to, stepParam) {
       ctx.save();
       ctx.setLineDash([6, 4]);
       ctx.lineWidth = 1.5;
+      // uPlot leaves the context as its last axis drew it (right-aligned): without this the labels ran
+      // out of the plot onto the tick labels.
+      ctx.textAlign = "left";
+      ctx.textBaseline = "alphabetic";
+      ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
       for (const l of limits) {
         const y = u.valToPos(l.value, l.scale, true);
         const column = units.indexOf(unitOf(l.m));

@@ -66,7 +66,7 @@ async function search(main, more) {
       el("td", { class: "num", text: h.limit === null ? "–" : fmtValue(h.limit, h.measurement, unitOf(h.measurement)) }),
       el("td", { class: "who", text: h.actor }), el("td", { text: h.comment || "" })))),
   );
-  main.querySelector("#history-count").textContent = `${ui.history.length} entries${ui.next ? " (older entries: load more)" : ""}, newest first`;
+  main.querySelector("#history-count").textContent = `${ui.history.length} ${ui.history.length === 1 ? "entry" : "entries"}${ui.next ? " (older entries: load more)" : ""}, newest first`;
   main.querySelector("#more").hidden = !ui.next;
   main.querySelector("#events").replaceChildren(
     el("thead", {}, el("tr", {}, ...["Time", "Device", "Measurement", "Change"].map((h) => el("th", { scope: "col", text: h })))),
@@ -74,7 +74,7 @@ async function search(main, more) {
       el("td", { text: fmtTime(x.ts || x.at) }), el("td", { text: x.device_id }), el("td", { text: LABELS[x.measurement] || x.measurement }),
       el("td", { text: x.description || x.event || (x.value ? "CLOSED" : "OPENED") })))),
   );
-  main.querySelector("#events-count").textContent = `${ui.events.length} breaker events`;
+  main.querySelector("#events-count").textContent = `${ui.events.length} breaker ${ui.events.length === 1 ? "event" : "events"}`;
 }
 
 function exportHistory() {

@@ -12,8 +12,7 @@ const SHOWN = {
 };
 
 export function layout(devices) {
-  // Layered drawing of the site's graph: depth = longest path from a source; within a layer, devices sit
-  // under the mean position of what feeds them (barycentre), so wires rarely cross.
+  // Depth = longest path from a source: a device is drawn one row below the lowest thing that feeds it.
   const byId = new Map(devices.map((d) => [d.id, d]));
   const ups = (d) => (d.upstream || []).filter((u) => byId.has(u));
   const depth = new Map();
@@ -26,40 +25,43 @@ export function layout(devices) {
     return v;
   };
   devices.forEach((d) => depthOf(d));
-  const layers = [];
-  for (const d of devices) (layers[depth.get(d.id)] ||= []).push(d);
+  // A tree drawing: every device hangs under its primary feed (the upstream device nearest above it) and
+  // its subtree gets a band of its own, the device centred over it. So the wires of two breakers never
+  // share a segment, which a layered drawing cannot promise (it once drew three breakers' feeders on one
+  // line, as if tied together). Further feeds (a bus from two incomers) are drawn as extra wires.
+  const numeric = (a, b) => a.id.localeCompare(b.id, "en", { numeric: true });
+  const primary = new Map();
+  for (const d of devices) {
+    const feeds = ups(d).filter((u) => depth.get(u) < depth.get(d.id));
+    if (feeds.length) primary.set(d.id, feeds.reduce((a, b) => (depth.get(b) > depth.get(a) ? b : a)));
+  }
+  const children = new Map();
+  for (const d of [...devices].sort(numeric)) {
+    const p = primary.get(d.id);
+    if (p !== undefined) (children.get(p) || children.set(p, []).get(p)).push(d);
+  }
+  const span = new Map();
+  const spanOf = (d) => {
+    if (!span.has(d.id)) span.set(d.id, Math.max(1, (children.get(d.id) || []).reduce((a, k) => a + spanOf(k), 0)));
+    return span.get(d.id);
+  };
   const x = new Map();
-  layers.forEach((layer, i) => {
-    const key = (d) => {
-      const xs = ups(d).map((u) => x.get(u)).filter((v) => v !== undefined);
-      return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-    };
-    if (i > 0) layer.sort((a, b) => key(a) - key(b) || a.id.localeCompare(b.id, "en", { numeric: true }));
-    else layer.sort((a, b) => a.id.localeCompare(b.id, "en", { numeric: true }));
-    layer.forEach((d, j) => x.set(d.id, j));
-  });
-  const width = Math.max(...layers.map((l) => l.length), 1);
-  layers.forEach((layer, i) => {
-    const offset = (width - layer.length) / 2;
-    layer.forEach((d) => x.set(d.id, (x.get(d.id) + offset) * DX + DX / 2));
-    if (i === 0) return;
-    // Below the top: each device under what feeds it, pushed right to keep DX apart, then back left
-    // if the row ran past the edge.
-    let prev = -Infinity;
-    for (const d of layer) {
-      const xs = ups(d).map((u) => x.get(u)).filter((v) => v !== undefined);
-      const want = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : x.get(d.id);
-      prev = Math.max(want, prev + DX);
-      x.set(d.id, prev);
+  const place = (d, left) => {
+    x.set(d.id, (left + spanOf(d) / 2) * DX);
+    let at = left;
+    for (const k of children.get(d.id) || []) {
+      place(k, at);
+      at += spanOf(k);
     }
-    let limit = width * DX - DX / 2;
-    for (const d of [...layer].reverse()) {
-      if (x.get(d.id) > limit) x.set(d.id, limit);
-      limit = x.get(d.id) - DX;
-    }
-  });
-  const pos = new Map(devices.map((d) => [d.id, { x: x.get(d.id), y: TOP + depth.get(d.id) * DY, d }]));
-  return { pos, width: width * DX + 60, height: TOP + layers.length * DY, ups };
+  };
+  let width = 0;
+  for (const root of devices.filter((d) => !primary.has(d.id)).sort(numeric)) {
+    place(root, width);
+    width += spanOf(root);
+  }
+  const layers = Math.max(0, ...depth.values()) + 1;
+  const pos = new Map(devices.map((d) => [d.id, { x: x.get(d.id) + 30, y: TOP + depth.get(d.id) * DY, d }]));
+  return { pos, width: Math.max(width, 1) * DX + 60, height: TOP + layers * DY, ups };
 }
 
 function symbol(d, p, latest) {
@@ -106,7 +108,7 @@ function draw(site) {
       const fromX = busSpan.has(u) ? p.x : q.x;
       const toY = busSpan.has(d.id) ? p.y + 13 : p.y;
       const toX = busSpan.has(d.id) ? q.x : p.x;
-      wires.append(svg("path", { class: "wire", d: `M${fromX} ${fromY} V${(fromY + toY) / 2} H${toX} V${toY}` }));
+      wires.append(svg("path", { class: "wire", "data-from": u, "data-to": d.id, d: `M${fromX} ${fromY} V${(fromY + toY) / 2} H${toX} V${toY}` }));
     }
   }
   root.append(wires);

@@ -1,0 +1,79 @@
+"""Replicas: pick up what other replicas committed (alarm state into the cache, their transitions onto
+this process's SSE streams, rule changes), on PostgreSQL as soon as they commit (LISTEN/NOTIFY).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine, select
+
+from gridos.alarms import repository
+from gridos.alarms.cache import AlarmCache
+from gridos.alarms.config import AlarmSettings
+from gridos.alarms.model import US
+from gridos.alarms.repository import event_view, record_from_row
+from gridos.alarms.stream import TransitionBroadcaster
+from gridos.alarms.tables import alarm_events, alarms
+from gridos.clock import now_us
+
+log = logging.getLogger("gridos.alarms")
+
+
+class Replication:
+    def __init__(
+        self, settings: AlarmSettings, engine: Engine, cache: AlarmCache, broadcaster: TransitionBroadcaster
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.cache = cache
+        self.broadcaster = broadcaster
+        self.since_us = 0  # what this process has seen; set by the first load
+
+    def sync(self) -> int:
+        """Pick up what other replicas committed: alarm state into the cache, transitions onto this
+        process's SSE streams, rule changes. Returns the number of transitions published."""
+        started = now_us()
+        # A transaction stamps updated_us before it commits; the margin covers commits that take longer
+        # to become visible than the polling interval.
+        since = self.since_us - 5 * US
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alarms).where(alarms.c.updated_us > since)).all()
+            events = conn.execute(
+                select(alarm_events).where(alarm_events.c.at_us > since).order_by(alarm_events.c.id)
+            ).all()
+            mark = repository.rules_mark(conn)
+        with self.cache.lock:
+            for row in rows:
+                self.cache.keep(record_from_row(row))
+        published = 0
+        if self.broadcaster.subscribers:
+            for row in events:
+                if not self.broadcaster.seen(row.id):
+                    self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
+                    published += 1
+        if mark != self.cache.rules_mark:
+            self.cache.reload_rules()
+        self.since_us = started
+        return published
+
+    def listen(self, stop: threading.Event) -> None:
+        """PostgreSQL: sync as soon as another replica commits a transition (LISTEN/NOTIFY), and at
+        least every sync_seconds. Other backends poll (see gridos.alarms.install)."""
+        import psycopg
+
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        # Start-up already loaded the state; leave the first second to the first requests.
+        stop.wait(1.0)
+        while not stop.is_set():
+            try:
+                with psycopg.connect(dsn, autocommit=True, application_name="gridos-alarms") as conn:
+                    conn.execute("LISTEN gridos_alarms")
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=self.settings.sync_seconds, stop_after=1):
+                            pass
+                        self.sync()
+            except Exception:
+                log.exception("alarm listener failed; reconnecting")
+                stop.wait(1.0)
