@@ -21,10 +21,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from gridos.app import create_app
 from gridos.archive.backup import backup, restore
+from gridos.clock import DAY_US, to_us
 from gridos.config import Settings
 from gridos.db.migrate import alembic_config
 from gridos.telemetry.service import QUALITY_NAMES
-from gridos.telemetry.store import DAY_US, to_us
 from tests.conftest import Tokens
 from tests.support.clock import iso, past
 from tests.support.postgres import PostgresServer
