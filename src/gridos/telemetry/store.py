@@ -50,7 +50,9 @@ class SampleStore:
         """Ids of these series, registering the new ones (in a transaction of its own: a series row
         without samples is harmless, and another replica registering the same one just finds it)."""
         ids = self._ids
-        missing = [k for k in keys if k not in ids]
+        # Sorted: two processes registering overlapping series in different (set) orders would each wait
+        # on the other's uncommitted unique keys, and PostgreSQL would abort one as a deadlock.
+        missing = sorted(k for k in keys if k not in ids)
         if missing:
             insert = pg_insert if self.postgres else sqlite_insert
             for start in range(0, len(missing), 500):
