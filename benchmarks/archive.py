@@ -28,7 +28,7 @@ import psycopg
 import pyarrow as pa
 from sqlalchemy import create_engine, insert
 
-from benchmarks.common import migrated_database, summary_ms, workdir
+from benchmarks.common import COPY_SAMPLES, migrated_database, series_ids, summary_ms, workdir
 from benchmarks.ingest import MEASUREMENTS, make_batches
 from gridos.archive import parquet
 from gridos.archive.archiver import Archiver
@@ -61,15 +61,14 @@ def archive_speed(samples: int, root: Path) -> dict:
                     (d, d.split("/")[0]),
                 )
             rng = random.Random(1)
-            with cur.copy(
-                "COPY samples (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
-            ) as copy:
+            sids = series_ids(cur, [(d, m) for d in ids for m in MEASUREMENTS])
+            with cur.copy(COPY_SAMPLES) as copy:
                 for items in batches:
                     for it in items:
                         ts = to_us(datetime.fromisoformat(it["timestamp"]))
                         received = ts + 150_000 + rng.randrange(50_000)  # arrives ~0.15-0.2 s later
                         for m in MEASUREMENTS:
-                            copy.write_row((it["device_id"], m, ts, float(it[m]), 0, received))
+                            copy.write_row((sids[(it["device_id"], m)], 0, ts, float(it[m]), received))
             conn.commit()
         settings = ArchiveSettings(location=str(root), after_days=7)
         archiver = Archiver(engine, LocalStorage(root), settings)

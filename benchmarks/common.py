@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import create_engine
 
 from gridos.db.migrate import upgrade
@@ -17,6 +19,48 @@ def migrated_database(pg: PostgresServer) -> str:
     upgrade(engine)
     engine.dispose()
     return name
+
+
+def pg_bytes(dsn: str) -> int:
+    """Every table of the database with its indexes and TOAST (partitions are tables of their own)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchone()
+    return int(row[0])  # type: ignore[index]
+
+
+def pg_bytes_by_table(dsn: str) -> dict[str, tuple[int, int]]:
+    """(table bytes, index bytes) per table, the day partitions of raw samples summed as `raw samples`."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT CASE WHEN c.relname LIKE '%%samples_p%%' THEN 'raw samples' ELSE c.relname END,"
+            " sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid)) FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            " GROUP BY 1"
+        ).fetchall()
+    return {name: (int(t), int(i)) for name, t, i in rows}
+
+
+# Raw samples by integer series id, as the store keeps them: rows (series_id, quality, ts, value, received_at).
+COPY_SAMPLES = "COPY series_samples (series_id, quality, ts, value, received_at) FROM STDIN"
+
+
+def series_ids(cur: psycopg.Cursor, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Register (device_id, measurement) series for a bulk load and return their ids (before a COPY:
+    a connection cannot query while it copies)."""
+    out = {}
+    for device_id, measurement in keys:
+        row = cur.execute(
+            "INSERT INTO series (device_id, measurement) VALUES (%s, %s) ON CONFLICT (device_id, measurement) "
+            "DO UPDATE SET measurement = EXCLUDED.measurement RETURNING id",
+            (device_id, measurement),
+        ).fetchone()
+        out[(device_id, measurement)] = int(row[0])  # type: ignore[index]
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:

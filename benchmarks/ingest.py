@@ -1,11 +1,14 @@
 """Ingest benchmark: samples/s committed to PostgreSQL through POST /api/v1/scada/data, side by side in
-one run with a raw COPY of the same rows into the same `samples` table (the physical limit here).
+one run with a raw binary COPY of the same rows into the same table (`series_samples`, by integer series
+id: the physical limit here), and the bytes per sample the API path left on disk.
 
 Both write to a durable PostgreSQL (fsync on, synchronous_commit on) started for the run. The API path
 also deduplicates, maintains the latest-value table and the 1-minute rollups in the same transaction;
-raw COPY does none of that.
+raw COPY does none of that. Bytes: growth of every table with its indexes (pg_total_relation_size) over
+the timed part, divided by the samples written.
 
     uv run python -m benchmarks.ingest [--samples 2000000] [--batch 5000] [--clients 4] [--workers 2]
+        [--no-copy]
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import orjson
 import psycopg
+from sqlalchemy import create_engine
 
-from benchmarks.common import migrated_database, workdir
-from gridos.telemetry.store import to_us
+from benchmarks.common import migrated_database, pg_bytes, pg_bytes_by_table, workdir
+from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
 
@@ -74,11 +78,22 @@ def run_api(url: str, token: str, bodies: list[bytes], clients: int) -> float:
     return time.perf_counter() - started
 
 
-def run_copy(dsn: str, batches: list[list[dict]], clients: int) -> float:
+def run_copy(url: str, dsn: str, batches: list[list[dict]], clients: int) -> float:
     received = to_us(datetime.now(UTC))
+    engine = create_engine(url)
+    ids = SampleStore(engine).series_ids(
+        {(it["device_id"], m) for items in batches for it in items for m in MEASUREMENTS}
+    )
+    engine.dispose()
     row_batches = [
         [
-            (it["device_id"], m, to_us(datetime.fromisoformat(it["timestamp"])), float(it[m]), 0, received)
+            (
+                ids[(it["device_id"], m)],
+                0,
+                to_us(datetime.fromisoformat(it["timestamp"])),
+                float(it[m]),
+                received,
+            )
             for it in items
             for m in MEASUREMENTS
         ]
@@ -91,9 +106,11 @@ def run_copy(dsn: str, batches: list[list[dict]], clients: int) -> float:
                 with (
                     conn.cursor() as cur,
                     cur.copy(
-                        "COPY samples (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
+                        "COPY series_samples (series_id, quality, ts, value, received_at) "
+                        "FROM STDIN (FORMAT BINARY)"
                     ) as copy,
                 ):
+                    copy.set_types(["int4", "int2", "int8", "float8", "int8"])
                     for row in rows:
                         copy.write_row(row)
                 conn.commit()
@@ -115,6 +132,11 @@ def main() -> None:
     ap.add_argument(
         "--env", action="append", default=[], metavar="GRIDOS_X=V", help="extra GridOS setting (repeatable)"
     )
+    ap.add_argument(
+        "--no-copy",
+        action="store_true",
+        help="API path only (e.g. to measure an older schema, same workload)",
+    )
     args = ap.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.env)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
@@ -125,10 +147,6 @@ def main() -> None:
         api_db, copy_db = migrated_database(pg), migrated_database(pg)
         # The same partitions exist for both before timing starts.
         for db in (api_db, copy_db):
-            from sqlalchemy import create_engine
-
-            from gridos.telemetry.store import SampleStore
-
             engine = create_engine(pg.url(db))
             SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
             engine.dispose()
@@ -146,23 +164,38 @@ def main() -> None:
         try:
             # Warm-up: registers the devices and the connections.
             run_api(server.url, server.ingest_token, [orjson.dumps(b[:50]) for b in batches[:4]], 2)
+            before = pg_bytes(pg.dsn(api_db))
+            before_tables = pg_bytes_by_table(pg.dsn(api_db))
             api_s = run_api(server.url, server.ingest_token, bodies, args.clients)
         finally:
             server.stop()
-        copy_s = run_copy(pg.dsn(copy_db), batches, args.clients)
+        api_bytes = pg_bytes(pg.dsn(api_db)) - before
+        breakdown = {}
+        for name, (table, index) in pg_bytes_by_table(pg.dsn(api_db)).items():
+            t0, i0 = before_tables.get(name, (0, 0))
+            if (table - t0) + (index - i0) >= total // 100:  # what costs at least 0.01 byte per sample
+                breakdown[name] = {
+                    "table": round((table - t0) / total, 1),
+                    "indexes": round((index - i0) / total, 1),
+                }
+        copy_s = None if args.no_copy else run_copy(pg.url(copy_db), pg.dsn(copy_db), batches, args.clients)
         with psycopg.connect(pg.dsn(api_db)) as c:
             stored = c.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
-    api_rate, copy_rate = total / api_s, total / copy_s
+    api_rate = total / api_s
+    copy_rate = total / copy_s if copy_s else None
     result = {
         "samples": total,
         "batch_samples": args.batch,
         "clients": args.clients,
         "gridos_workers": args.workers,
         "api_samples_per_s": round(api_rate),
-        "copy_samples_per_s": round(copy_rate),
-        "ratio_api_to_copy": round(api_rate / copy_rate, 3),
+        "copy_samples_per_s": round(copy_rate) if copy_rate else None,
+        "ratio_api_to_copy": round(api_rate / copy_rate, 3) if copy_rate else None,
+        "api_bytes_per_sample": round(api_bytes / total, 1),
+        "api_bytes_per_sample_by_table": breakdown,
         "api_rows_stored": stored,
         "cpus": os.cpu_count(),
+        "loadavg_after": os.getloadavg(),
         "extra_env": extra_env,
     }
     print(json.dumps(result, indent=2))

@@ -38,7 +38,7 @@ import orjson
 import psycopg
 from sqlalchemy import create_engine
 
-from benchmarks.common import migrated_database, workdir
+from benchmarks.common import migrated_database, pg_bytes, workdir
 from benchmarks.ingest import DEVICES, MEASUREMENTS, make_batches
 from gridos.telemetry.store import SampleStore
 from tests.support.postgres import PostgresServer, free_port, running_postgres
@@ -184,17 +184,6 @@ def run_influx(bodies: list[bytes], clients: int, lines: int) -> dict[str, float
 
 
 # -- GridOS ------------------------------------------------------------------------------------------
-
-
-def pg_bytes(dsn: str) -> int:
-    """Every table of the database with its indexes and TOAST (partitions are tables of their own)."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-        ).fetchone()
-    return int(row[0])  # type: ignore[index]
 
 
 def register_devices(server: GridosServer) -> None:

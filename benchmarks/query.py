@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 
-from benchmarks.common import migrated_database, summary_ms, workdir
+from benchmarks.common import COPY_SAMPLES, migrated_database, series_ids, summary_ms, workdir
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -37,12 +37,11 @@ def load(dsn: str, devices: int, days: int, end: datetime) -> int:
                 "VALUES (%s, 'feeder', %s, 1, '{}', now(), now())",
                 (device, f"site-{d // 10}"),
             )
-            with cur.copy(
-                "COPY samples (device_id, measurement, ts, value, quality, received_at) FROM STDIN"
-            ) as cp:
+            sid = series_ids(cur, [(device, "voltage")])[(device, "voltage")]
+            with cur.copy(COPY_SAMPLES) as cp:
                 for s in range(seconds):
                     ts = start_us + s * 1_000_000
-                    cp.write_row((device, "voltage", ts, 11000 + (s % 600) * 0.5 + random.random(), 0, ts))
+                    cp.write_row((sid, 0, ts, 11000 + (s % 600) * 0.5 + random.random(), ts))
             conn.commit()
         cur.execute(
             "INSERT INTO rollups_1m SELECT device_id, measurement, ts - ts % 60000000, min(value), max(value), "

@@ -40,7 +40,7 @@ def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) 
     assert stored == 2
     # A day later the oldest partition leaves the window: dropped whole, the rest untouched.
     result = store.maintain(now + timedelta(days=1), retention_days=3, rollup_retention_days=10, ahead_days=2)
-    assert result["dropped_partitions"] == [f"samples_p{first:%Y%m%d}"]
+    assert result["dropped_partitions"] == [f"series_samples_p{first:%Y%m%d}"]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM samples")).scalar_one() == 1
         # Rollups outlive raw data (their own retention).

@@ -34,6 +34,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     TypeDecorator,
+    select,
     text,
 )
 
@@ -41,10 +42,11 @@ import gridos.alarms.tables  # registers the alarm tables on the shared MetaData
 import gridos.archive.tables  # registers the catalog
 import gridos.identity.models  # noqa: F401 - registers the API keys and the audit log
 from gridos.db.migrate import current_revision
-from gridos.db.tables import metadata
+from gridos.db.tables import metadata, series, series_samples
 
 BATCH = 50_000
 MANIFEST = "manifest.json"
+LEGACY_SAMPLES = "samples"
 
 
 class BackupError(Exception):
@@ -139,7 +141,12 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
     if manifest.get("format") != "gridos-backup/1":
         raise BackupError(f"{src}: unknown backup format {manifest.get('format')!r}")
     known = {t.name: t for t in _tables(engine)}
-    missing = [name for name in manifest["tables"] if name not in known]
+    # A backup from before migration 0006 holds raw samples by name in `samples` (now a view): they are
+    # loaded into `series` and `series_samples`.
+    legacy = LEGACY_SAMPLES in manifest["tables"] and "series_samples" in known
+    missing = [
+        name for name in manifest["tables"] if name not in known and not (legacy and name == LEGACY_SAMPLES)
+    ]
     if missing:
         raise BackupError(
             f"the target database has no table(s) {', '.join(missing)}: run `gridos migrate` first"
@@ -148,35 +155,42 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
         if _sha256(src / f"{name}.parquet") != info["sha256"]:
             raise BackupError(f"{name}.parquet: checksum differs from the manifest; the backup is damaged")
     order = [t for t in metadata.sorted_tables if t.name in manifest["tables"]]
+    # Every table the restore writes: with a legacy backup, also the two that its `samples` fill.
+    targets = order + ([series, series_samples] if legacy else [])
     if engine.dialect.name == "postgresql":
         from gridos.clock import DAY_US, day_of_us
         from gridos.telemetry.store import SampleStore
 
-        if "samples" in manifest["tables"]:
-            ts = pq.read_table(src / "samples.parquet", columns=["ts"]).column("ts")
+        raw = (
+            "series_samples" if "series_samples" in manifest["tables"] else LEGACY_SAMPLES if legacy else None
+        )
+        if raw:
+            ts = pq.read_table(src / f"{raw}.parquet", columns=["ts"]).column("ts")
             day_numbers = pc.unique(pc.floor(pc.divide(pc.cast(ts, pa.float64()), float(DAY_US))))
             SampleStore(engine).ensure_partitions(
                 {day_of_us(int(d) * DAY_US) for d in day_numbers.to_pylist()}
             )
     counts = {}
     with engine.begin() as conn:
-        for table in order:
+        for table in targets:
             existing = conn.execute(text(f"SELECT count(*) FROM {table.name}")).scalar()
             if existing and not force:
                 raise BackupError(
                     f"table {table.name} already holds {existing} rows (use --force to replace)"
                 )
-        for table in reversed(order):
+        for table in reversed(targets):
             conn.execute(table.delete())
         for table in order:
             counts[table.name] = _load(conn, table, src / f"{table.name}.parquet")
-            if counts[table.name] != manifest["tables"][table.name]["rows"]:
+        if legacy:
+            counts[LEGACY_SAMPLES] = _load_legacy_samples(conn, src / f"{LEGACY_SAMPLES}.parquet")
+        for name, count in counts.items():
+            if count != manifest["tables"][name]["rows"]:
                 raise BackupError(
-                    f"{table.name}: loaded {counts[table.name]} rows, manifest says "
-                    f"{manifest['tables'][table.name]['rows']}"
+                    f"{name}: loaded {count} rows, manifest says {manifest['tables'][name]['rows']}"
                 )
         if engine.dialect.name == "postgresql":
-            for table in order:
+            for table in targets:
                 for column in table.primary_key.columns:
                     if column.autoincrement is True or (
                         isinstance(column.type, Integer) and len(table.primary_key.columns) == 1
@@ -187,6 +201,35 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
                             f"WHERE pg_get_serial_sequence('{table.name}', '{column.name}') IS NOT NULL"
                         )
     return {"restored": counts, "revision": manifest.get("revision")}
+
+
+def _load_legacy_samples(conn: Any, path: Path) -> int:
+    """Rows (device_id, measurement, ts, value, quality, received_at) of a pre-0006 backup -> a series id
+    for each (device, measurement) pair, and the samples by that id."""
+    ids: dict[tuple[str, str], int] = {}
+    n = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=5_000):
+        rows = batch.to_pylist()
+        new = {(r["device_id"], r["measurement"]) for r in rows} - ids.keys()
+        if new:
+            conn.execute(series.insert(), [{"device_id": d, "measurement": m} for d, m in sorted(new)])
+            found = conn.execute(select(series.c.id, series.c.device_id, series.c.measurement))
+            ids.update({(d, m): sid for sid, d, m in found})
+        conn.execute(
+            series_samples.insert(),
+            [
+                {
+                    "series_id": ids[(r["device_id"], r["measurement"])],
+                    "quality": r["quality"],
+                    "ts": r["ts"],
+                    "value": r["value"],
+                    "received_at": r["received_at"],
+                }
+                for r in rows
+            ],
+        )
+        n += len(rows)
+    return n
 
 
 def _load(conn: Any, table: Table, path: Path) -> int:

@@ -1,7 +1,9 @@
 """The one reader of the hot tier the archive uses: "the samples of a UTC day", and the matching delete.
 
 Everything the cold tier knows about the layout of `samples` is in this module, so a change of the
-historian's row format (integer series ids, say) touches this file and nothing else in the archive.
+historian's row format touches this file and nothing else in the archive. Reads go through the view
+`samples` (names joined back from the integer series ids); deletes go to `series_samples` and its day
+partitions.
 """
 
 # SQL here is assembled from table/column names of this code base and bound parameters, never input.
@@ -18,6 +20,7 @@ import pyarrow.csv as pcsv
 from sqlalchemy import Engine, text
 
 from gridos.clock import DAY_US, day_of_us, day_start_us
+from gridos.telemetry.store import existing_partitions, partition_name
 
 UNREGISTERED = "_unregistered"
 _COLUMNS = ("device_id", "measurement", "ts", "value", "quality", "received_at")
@@ -36,16 +39,9 @@ def days_with_samples(engine: Engine, before: date) -> list[date]:
     limit = day_start_us(before)
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            names = conn.exec_driver_sql(
-                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'"
-            ).scalars()
             days = []
-            for name in names:
-                try:
-                    day = date.fromisoformat(f"{name[9:13]}-{name[13:15]}-{name[15:17]}")  # samples_pYYYYMMDD
-                except ValueError:
-                    continue
+            for day in existing_partitions(conn):
+                name = partition_name(day)
                 if day < before and conn.exec_driver_sql(f"SELECT 1 FROM {name} LIMIT 1").first():
                     days.append(day)
             return sorted(days)
@@ -124,7 +120,7 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
     start = day_start_us(day)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            name = f"samples_p{day:%Y%m%d}"
+            name = partition_name(day)
             # ACCESS EXCLUSIVE: no insert can slip in between the count and the truncate.
             conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
             count = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
@@ -135,7 +131,8 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
             conn.exec_driver_sql(f"TRUNCATE {name}")
             return True
         deleted = conn.execute(
-            text("DELETE FROM samples WHERE ts >= :s AND ts < :e"), {"s": start, "e": start + DAY_US}
+            text("DELETE FROM series_samples WHERE ts >= :s AND ts < :e"),
+            {"s": start, "e": start + DAY_US},
         ).rowcount
         if deleted != expected_rows:
             conn.rollback()

@@ -16,12 +16,14 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Integer,
     MetaData,
     SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -63,14 +65,27 @@ devices = Table(
     Column("upstream", JSON),  # list of device ids (topology); NULL in rows written before 0004
 )
 
-samples = Table(
-    "samples",
+# Each (device, measurement) pair gets a small integer once; raw samples repeat that integer, not the two
+# strings (211 -> ~90 bytes per sample on PostgreSQL, see docs/benchmarks.md). The view `samples` (0006)
+# still answers with device_id and measurement, so readers of the history keep their SQL.
+series = Table(
+    "series",
     metadata,
-    Column("device_id", String(128), primary_key=True),
-    Column("measurement", String(64), primary_key=True),
-    Column("ts", BigInteger, primary_key=True),
-    Column("value", Float, nullable=False),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device_id", String(128), nullable=False),
+    Column("measurement", String(64), nullable=False),
+    UniqueConstraint("device_id", "measurement", name="uq_series_device_measurement"),
+)
+
+# Physical raw samples, keyed by (series_id, ts): the idempotency key. Range-partitioned by day on
+# PostgreSQL (partitions `series_samples_pYYYYMMDD`); columns ordered so no padding is stored.
+series_samples = Table(
+    "series_samples",
+    metadata,
+    Column("series_id", Integer, primary_key=True, autoincrement=False),
     Column("quality", SmallInteger, nullable=False),
+    Column("ts", BigInteger, primary_key=True, autoincrement=False),
+    Column("value", Float, nullable=False),
     Column("received_at", BigInteger, nullable=False),
 )
 

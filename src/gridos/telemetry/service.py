@@ -245,7 +245,9 @@ class TelemetryService:
             # A long range never scans raw samples: the step is a resolution hint, rounded to whole
             # minutes so the rollups can answer; the response says which step was used.
             step_seconds = round(step_seconds / 60) * 60
-        params = {"d": device_id, "m": measurement, "s": s_us, "e": e_us}
+        # A series that never had a sample has no id: its raw answers are empty (NULL matches nothing).
+        sid = self.store.series_id(device_id, measurement)
+        params = {"d": device_id, "m": measurement, "s": s_us, "e": e_us, "sid": sid}
         out: dict[str, Any] = {
             "device_id": device_id,
             "measurement": measurement,
@@ -276,13 +278,17 @@ class TelemetryService:
             return out
         with self.reader.connect() as conn:
             if step_us is None:
-                rows = conn.execute(
-                    text(
-                        "SELECT ts, value, quality FROM samples WHERE device_id = :d AND measurement = :m "
-                        "AND ts >= :s AND ts < :e ORDER BY ts LIMIT :n"
-                    ),
-                    params | {"n": limit + 1},
-                ).all()
+                rows = (
+                    conn.execute(
+                        text(
+                            "SELECT ts, value, quality FROM series_samples WHERE series_id = :sid "
+                            "AND ts >= :s AND ts < :e ORDER BY ts LIMIT :n"
+                        ),
+                        params | {"n": limit + 1},
+                    ).all()
+                    if sid is not None
+                    else []
+                )
                 out["truncated"] = len(rows) > limit
                 out["points"] = _points(rows[:limit])
                 return out
@@ -304,10 +310,12 @@ class TelemetryService:
                 sql = (
                     "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, s.value FROM ("
                     " SELECT ts - ts % :step AS bucket, min(value) AS mn, max(value) AS mx,"
-                    " sum(value) AS sm, count(*) AS cnt, max(ts) AS lts FROM samples"
-                    " WHERE device_id = :d AND measurement = :m AND ts >= :s AND ts < :e AND quality < 2"
+                    " sum(value) AS sm, count(*) AS cnt, max(ts) AS lts FROM series_samples"
+                    " WHERE series_id = :sid AND ts >= :s AND ts < :e AND quality < 2"
                     " GROUP BY ts - ts % :step) b"
-                    " JOIN samples s ON s.device_id = :d AND s.measurement = :m AND s.ts = b.lts"
+                    # The range again on the join: without it a custom plan may hash-join every sample
+                    # of the series in every partition (150 ms instead of 5 for an hour at 1 Hz).
+                    " JOIN series_samples s ON s.series_id = :sid AND s.ts = b.lts AND s.ts >= :s AND s.ts < :e"
                     " ORDER BY b.bucket"
                 )
             rows = conn.execute(text(sql), params | {"step": step_us}).all()

@@ -1,26 +1,31 @@
 """Physical storage of the time series, one implementation per backend behind the same functions.
 
-Both paths keep three things consistent in one transaction: the raw samples (idempotent on
-device, measurement, ts), the latest value per device and measurement, and the 1-minute rollups.
+Raw samples are stored by integer series id (`series`: one row per device and measurement, ids handed
+out once and cached here), keyed by (series_id, ts) in `series_samples`; the view `samples` joins the
+names back for readers. Both paths keep three things consistent in one transaction: the raw samples
+(idempotent on series, ts), the latest value per device and measurement, and the 1-minute rollups.
 Only rows actually inserted feed the rollups, so a retried batch never counts twice.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gridos.clock import DAY_US, from_us, to_us
 from gridos.db import locks
-from gridos.db.tables import latest_samples, rollups_1m, samples
+from gridos.db.tables import latest_samples, rollups_1m, series, series_samples
 from gridos.telemetry.samples import INVALID, Sample
 
 Row = Sample  # (device_id, measurement, ts_us, value, quality, received_at_us)
+SeriesKey = tuple[str, str]
 
 MINUTE_US = 60_000_000
 
@@ -35,18 +40,77 @@ class SampleStore:
         self._partition_lock = threading.Lock()
         # SQLite has one writer; serialising in-process avoids busy-timeouts under concurrent batches.
         self._sqlite_write_lock = threading.Lock()
+        # Series ids never change once handed out, so every process may cache them for its lifetime.
+        self._ids: dict[SeriesKey, int] = {}
+        self._names: dict[int, SeriesKey] = {}
+        self._ids_lock = threading.Lock()
+
+    # -- series ids -----------------------------------------------------------------------------
+    def series_ids(self, keys: set[SeriesKey]) -> dict[SeriesKey, int]:
+        """Ids of these series, registering the new ones (in a transaction of its own: a series row
+        without samples is harmless, and another replica registering the same one just finds it)."""
+        ids = self._ids
+        # Sorted: two processes registering overlapping series in different (set) orders would each wait
+        # on the other's uncommitted unique keys, and PostgreSQL would abort one as a deadlock.
+        missing = sorted(k for k in keys if k not in ids)
+        if missing:
+            insert = pg_insert if self.postgres else sqlite_insert
+            for start in range(0, len(missing), 500):
+                chunk = missing[start : start + 500]
+                values = [{"device_id": d, "measurement": m} for d, m in chunk]
+                if self.postgres:
+                    with self.engine.begin() as conn:
+                        conn.execute(insert(series).values(values).on_conflict_do_nothing())
+                else:
+                    with self._sqlite_write_lock, self.engine.begin() as conn:
+                        conn.execute(insert(series).values(values).on_conflict_do_nothing())
+                self._load({d for d, _ in chunk})
+        return {k: ids[k] for k in keys}
+
+    def series_id(self, device_id: str, measurement: str) -> int | None:
+        """The id of a series for reading, or None when it never had a sample (nothing is registered)."""
+        key = (device_id, measurement)
+        if key not in self._ids:
+            self._load({device_id})
+        return self._ids.get(key)
+
+    def names(self, series_id: int) -> SeriesKey:
+        if series_id not in self._names:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    select(series.c.device_id, series.c.measurement).where(series.c.id == series_id)
+                ).one()
+            self._remember(series_id, (row[0], row[1]))
+        return self._names[series_id]
+
+    def _load(self, device_ids: set[str]) -> None:
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(series.c.id, series.c.device_id, series.c.measurement).where(
+                    series.c.device_id.in_(sorted(device_ids))
+                )
+            ).all()
+        for sid, device_id, measurement in found:
+            self._remember(sid, (device_id, measurement))
+
+    def _remember(self, series_id: int, key: SeriesKey) -> None:
+        with self._ids_lock:
+            self._ids[key] = series_id
+            self._names[series_id] = key
 
     # -- writes ---------------------------------------------------------------------------------
     def write(self, rows: Sequence[Row]) -> int:
         """Commit rows; returns how many were new. Raises on any failure: nothing is half-written."""
         if not rows:
             return 0
+        ids = self.series_ids({(r[0], r[1]) for r in rows})
+        keyed = [(ids[(r[0], r[1])], r[4], r[2], r[3], r[5]) for r in rows]
         if self.postgres:
             self.ensure_partitions({_day(r[2]) for r in rows})
             with self.engine.begin() as conn:
-                return _write_postgres(conn, rows)
+                return _write_postgres(conn, rows, keyed, self.names)
         with self._sqlite_write_lock, self.engine.begin() as conn:
-            return _write_generic(conn, rows)
+            return _write_generic(conn, keyed, self.names)
 
     # -- partitions and retention ---------------------------------------------------------------
     def ensure_partitions(self, days: set[date]) -> None:
@@ -56,11 +120,11 @@ class SampleStore:
         with self._partition_lock, self.engine.begin() as conn:
             # Two replicas creating the same partition would race on the catalog: serialise them.
             locks.xact_lock(conn, locks.PARTITIONS)
-            existing = set(_existing_partitions(conn))
+            existing = set(existing_partitions(conn))
             for day in sorted(missing - existing):
                 start = _day_start_us(day)
                 conn.exec_driver_sql(
-                    f"CREATE TABLE IF NOT EXISTS {_partition_name(day)} PARTITION OF samples "
+                    f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF series_samples "
                     f"FOR VALUES FROM ({start}) TO ({start + DAY_US})"
                 )
             self._partitions |= existing | missing
@@ -78,14 +142,14 @@ class SampleStore:
             )
             with self._partition_lock, self.engine.begin() as conn:
                 locks.xact_lock(conn, locks.PARTITIONS)
-                for day in _existing_partitions(conn):
+                for day in existing_partitions(conn):
                     if day < cutoff_day:
-                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_partition_name(day)}")
+                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {partition_name(day)}")
                         self._partitions.discard(day)
-                        dropped.append(_partition_name(day))
+                        dropped.append(partition_name(day))
         else:
             with self._sqlite_write_lock, self.engine.begin() as conn:
-                conn.execute(samples.delete().where(samples.c.ts < _day_start_us(cutoff_day)))
+                conn.execute(series_samples.delete().where(series_samples.c.ts < _day_start_us(cutoff_day)))
         rollup_cutoff = _day_start_us(today - timedelta(days=rollup_retention_days))
         with self.engine.begin() as conn:
             conn.execute(rollups_1m.delete().where(rollups_1m.c.bucket < rollup_cutoff))
@@ -105,7 +169,7 @@ class SampleStore:
         if not self.postgres:
             return []
         with self.engine.connect() as conn:
-            return sorted(_existing_partitions(conn))
+            return sorted(existing_partitions(conn))
 
 
 def _day(ts_us: int) -> date:
@@ -116,19 +180,22 @@ def _day_start_us(day: date) -> int:
     return (day - date(1970, 1, 1)).days * DAY_US
 
 
-def _partition_name(day: date) -> str:
-    return f"samples_p{day:%Y%m%d}"
+PARTITION_PREFIX = "series_samples_p"
 
 
-def _existing_partitions(conn: Connection) -> list[date]:
+def partition_name(day: date) -> str:
+    return f"{PARTITION_PREFIX}{day:%Y%m%d}"
+
+
+def existing_partitions(conn: Connection) -> list[date]:
     names = conn.exec_driver_sql(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'samples'"
+        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'series_samples'"
     ).scalars()
     days = []
     for name in names:
         try:
-            days.append(datetime.strptime(name.removeprefix("samples_p"), "%Y%m%d").date())
+            days.append(datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").date())
         except ValueError:
             continue
     return days
@@ -139,6 +206,9 @@ CREATE TEMP TABLE IF NOT EXISTS gridos_stage (
     device_id varchar(128), measurement varchar(64), ts bigint,
     value double precision, quality smallint, received_at bigint
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS gridos_series_stage (
+    series_id integer, quality smallint, ts bigint, value double precision, received_at bigint
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS gridos_rollup_stage (
     device_id varchar(128), measurement varchar(64), bucket bigint, min double precision,
     max double precision, sum double precision, count bigint, last double precision, last_ts bigint
@@ -146,10 +216,15 @@ CREATE TEMP TABLE IF NOT EXISTS gridos_rollup_stage (
 """
 
 _COLUMNS = "device_id, measurement, ts, value, quality, received_at"
+# (series_id, quality, ts, value, received_at): the physical column order of series_samples.
+KeyedRow = tuple[int, int, int, float, int]
+_KEYED_COLUMNS = "series_id, quality, ts, value, received_at"
+_KEYED_TYPES = ("int4", "int2", "int8", "float8", "int8")
 
 _PG_DEDUP_INSERT = """
-INSERT INTO samples (device_id, measurement, ts, value, quality, received_at) SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage
-ON CONFLICT DO NOTHING RETURNING device_id, measurement, ts, value, quality, received_at
+INSERT INTO series_samples (series_id, quality, ts, value, received_at)
+SELECT series_id, quality, ts, value, received_at FROM gridos_series_stage
+ON CONFLICT DO NOTHING RETURNING series_id, quality, ts, value, received_at
 """
 
 _PG_MERGE_ROLLUPS = """
@@ -173,9 +248,11 @@ WHERE EXCLUDED.ts >= l.ts
 """
 
 
-def _write_postgres(conn: Connection, rows: Sequence[Row]) -> int:
-    """Fast path: COPY straight into `samples`. Client retries are rare, so only when the COPY hits an
-    existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
+def _write_postgres(
+    conn: Connection, rows: Sequence[Row], keyed: Sequence[KeyedRow], names: Callable[[int], SeriesKey]
+) -> int:
+    """Fast path: binary COPY straight into `series_samples`. Client retries are rare, so only when the
+    COPY hits an existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
     ON CONFLICT DO NOTHING. Either way the rollups and latest values are then merged from exactly the
     rows that were new, through one COPY and one upsert each."""
     raw = conn.connection.driver_connection
@@ -184,13 +261,23 @@ def _write_postgres(conn: Connection, rows: Sequence[Row]) -> int:
         cur.execute(_PG_STAGE)
         try:
             with raw.transaction():
-                _copy(cur, f"COPY samples ({_COLUMNS}) FROM STDIN", rows)
+                _copy(
+                    cur,
+                    f"COPY series_samples ({_KEYED_COLUMNS}) FROM STDIN (FORMAT BINARY)",
+                    keyed,
+                    _KEYED_TYPES,
+                )
             new: Sequence[Row] = rows
         except psycopg.errors.UniqueViolation:
-            _copy(cur, f"COPY gridos_stage ({_COLUMNS}) FROM STDIN", rows)
+            _copy(
+                cur,
+                f"COPY gridos_series_stage ({_KEYED_COLUMNS}) FROM STDIN (FORMAT BINARY)",
+                keyed,
+                _KEYED_TYPES,
+            )
             cur.execute(_PG_DEDUP_INSERT)
-            new = cur.fetchall()
-            cur.execute("TRUNCATE gridos_stage")
+            new = _named(cur.fetchall(), names)
+            cur.execute("TRUNCATE gridos_series_stage")
         if not new:
             return 0
         _copy(cur, "COPY gridos_rollup_stage FROM STDIN", rollup_groups(new))
@@ -200,8 +287,17 @@ def _write_postgres(conn: Connection, rows: Sequence[Row]) -> int:
     return len(new)
 
 
-def _copy(cur: psycopg.Cursor, sql: str, rows: Sequence[Sequence[object]]) -> None:
+def _named(keyed: Sequence[Sequence[Any]], names: Callable[[int], SeriesKey]) -> list[Row]:
+    """Keyed rows (as stored) -> rows with the device and measurement names the rollups are kept by."""
+    return [(*names(sid), ts, value, quality, received) for sid, quality, ts, value, received in keyed]
+
+
+def _copy(
+    cur: psycopg.Cursor, sql: str, rows: Sequence[Sequence[object]], types: Sequence[str] | None = None
+) -> None:
     with cur.copy(sql) as copy:
+        if types:
+            copy.set_types(types)
         for row in rows:
             copy.write_row(row)
 
@@ -239,16 +335,23 @@ def newest_per_series(rows: Sequence[Row]) -> list[Row]:
     return list(newest.values())
 
 
-def _write_generic(conn: Connection, rows: Sequence[Row]) -> int:
-    stored: list[Row] = []
-    keys = ("device_id", "measurement", "ts", "value", "quality", "received_at")
-    # SQLite caps bound parameters per statement; 500 rows x 6 columns stays well inside it.
-    for start in range(0, len(rows), 500):
-        chunk = [dict(zip(keys, r, strict=True)) for r in rows[start : start + 500]]
-        stmt = sqlite_insert(samples).values(chunk).on_conflict_do_nothing().returning(*samples.c)
-        stored.extend(tuple(r) for r in conn.execute(stmt))
-    if not stored:
+def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[[int], SeriesKey]) -> int:
+    stored_keyed: list[Sequence[Any]] = []
+    keys = _KEYED_COLUMNS.split(", ")
+    c = series_samples.c
+    # SQLite caps bound parameters per statement; 500 rows x 5 columns stays well inside it.
+    for start in range(0, len(keyed), 500):
+        chunk = [dict(zip(keys, r, strict=True)) for r in keyed[start : start + 500]]
+        stmt = (
+            sqlite_insert(series_samples)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning(c.series_id, c.quality, c.ts, c.value, c.received_at)
+        )
+        stored_keyed.extend(conn.execute(stmt))
+    if not stored_keyed:
         return 0
+    stored = _named(stored_keyed, names)
     groups = rollup_groups(stored)
     if groups:
         conn.execute(
