@@ -25,7 +25,7 @@ from gridos.clock import DAY_US, to_us
 from gridos.config import Settings
 from gridos.db.migrate import alembic_config
 from gridos.telemetry.service import QUALITY_NAMES
-from tests.conftest import Tokens
+from tests.support.tokens import Tokens
 from tests.support.clock import iso, past
 from tests.support.postgres import PostgresServer
 
