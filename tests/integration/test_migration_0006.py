@@ -25,9 +25,9 @@ from gridos.clock import DAY_US, to_us
 from gridos.config import Settings
 from gridos.db.migrate import alembic_config
 from gridos.telemetry.service import QUALITY_NAMES
-from tests.support.tokens import Tokens
 from tests.support.clock import iso, past
 from tests.support.postgres import PostgresServer
+from tests.support.tokens import Tokens
 
 DEVICES = ("north/feeder-1", "north/feeder-2", "south/bus-1")
 MEASUREMENTS = ("voltage", "current", "frequency")
