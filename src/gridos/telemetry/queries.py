@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
+from gridos.clock import from_us as to_datetime  # state_changes has a from_us parameter
 from gridos.config import Settings
 from gridos.db.tables import devices, latest_samples
 from gridos.devices.schemas import DeviceLatest, LatestValue
@@ -306,7 +307,7 @@ class SampleQueries:
             {
                 "device_id": r.device_id,
                 "measurement": r.measurement,
-                "ts": from_us(r.ts),
+                "ts": to_datetime(r.ts),
                 "value": bool(r.value),
                 "previous": bool(r.previous),
             }
