@@ -1,7 +1,7 @@
-"""The read side of telemetry: every query over the stored samples (`series_samples`, the `samples` view,
-`latest_samples`, `rollups_1m`) and the `devices` table that telemetry answers lives here. Writes and
-retention are `gridos.telemetry.store`; TelemetryService delegates its read methods to SampleQueries, and
-other packages (alarms' events) ask TelemetryService instead of reading these tables themselves."""
+"""The read side of telemetry: every query telemetry answers over the stored samples (`series_samples`, the
+`samples` view, `latest_samples`, `rollups_1m`) and the `devices` table lives here. Writes, retention and
+the cached series ids are `gridos.telemetry.store`; TelemetryService delegates its read methods to
+SampleQueries, and other packages (alarms' events) ask TelemetryService instead of reading these tables."""
 
 from __future__ import annotations
 
