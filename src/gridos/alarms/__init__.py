@@ -15,7 +15,7 @@ Which module holds what (each imports only those above it, plus model, rules, ta
   connectors' comm-failure interface; `jobs`: supervision, staleness, flood, gauges; `replication`: other
   replicas' changes (LISTEN/NOTIFY); `rule_admin`: rule CRUD with audit; `queries`: the read API.
 - `service`: AlarmService, the facade over all of them; `outbox`: the worker that delivers notifications;
-  `views`: the routes; `events`: boolean state changes read from samples.
+  `views`: the routes; `events`: describes the boolean state changes telemetry finds in samples.
 """
 
 from __future__ import annotations

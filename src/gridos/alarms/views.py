@@ -12,7 +12,6 @@ from fastapi import Depends, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
 
 from gridos import deps
 from gridos.alarms.events import state_events
@@ -110,7 +109,6 @@ def alarm_history(
 
 @router.get("/events", response_model=StateEvents, dependencies=[Depends(require(READ))])
 def events(
-    engine: Annotated[Engine, Depends(deps.engine)],
     telemetry: Annotated[TelemetryService, Depends(deps.telemetry)],
     device_id: str | None = None,
     from_: Annotated[
@@ -127,8 +125,7 @@ def events(
         raise InvalidInput("`from` is after `to`", errors=[{"field": "from", "message": "after to"}])
     # One day before the window is read too, so the window's first change knows the state it left.
     items = state_events(
-        engine,
-        telemetry.catalogue,
+        telemetry,
         device_id,
         start,
         end,

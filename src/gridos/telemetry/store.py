@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -154,16 +154,6 @@ class SampleStore:
         with self.engine.begin() as conn:
             conn.execute(rollups_1m.delete().where(rollups_1m.c.bucket < rollup_cutoff))
         return {"dropped_partitions": dropped, "raw_cutoff": cutoff_day.isoformat()}
-
-    def last_received(self) -> dict[str, int]:
-        """Device id -> the newest received_at of its latest samples."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(latest_samples.c.device_id, func.max(latest_samples.c.received_at)).group_by(
-                    latest_samples.c.device_id
-                )
-            ).all()
-        return {device_id: received for device_id, received in rows}
 
     def partitions(self) -> list[date]:
         if not self.postgres:
