@@ -319,7 +319,7 @@ def test_a_message_the_database_rejects_is_set_aside_not_retried_forever(
         app = client.app
         with app.state.services.engine.begin() as conn:  # type: ignore[attr-defined]
             # A rule only the database knows: stands for any data error the validation cannot foresee.
-            conn.exec_driver_sql("ALTER TABLE samples ADD CONSTRAINT no_333 CHECK (value <> 333)")
+            conn.exec_driver_sql("ALTER TABLE series_samples ADD CONSTRAINT no_333 CHECK (value <> 333)")
         connector = app.state.services.mqtt  # type: ignore[attr-defined]
         eventually(lambda: connector.subscribed, what="the subscription")
         pub = Publisher(broker)
