@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from gridos.alarms import model, repository
 from gridos.alarms.cache import AlarmCache
@@ -25,17 +26,15 @@ log = logging.getLogger("gridos.alarms")
 COMM = "communication"
 
 
+@dataclass(eq=False)
 class Evaluator:
     """`observe` is a telemetry BatchObserver (gridos.telemetry.samples)."""
 
-    def __init__(
-        self, settings: AlarmSettings, metrics: Metrics, cache: AlarmCache, uow: UnitOfWork, chatter: Chatter
-    ) -> None:
-        self.settings = settings
-        self.metrics = metrics
-        self.cache = cache
-        self.uow = uow
-        self.chatter = chatter
+    settings: AlarmSettings
+    metrics: Metrics
+    cache: AlarmCache
+    uow: UnitOfWork
+    chatter: Chatter
 
     def observe(self, rows: Sequence[Sample]) -> None:
         """TelemetryService observer: called with every committed batch. Never raises."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
 
@@ -21,15 +22,13 @@ from gridos.clock import now_us
 log = logging.getLogger("gridos.alarms")
 
 
+@dataclass(eq=False)
 class Replication:
-    def __init__(
-        self, settings: AlarmSettings, engine: Engine, cache: AlarmCache, broadcaster: TransitionBroadcaster
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.cache = cache
-        self.broadcaster = broadcaster
-        self.since_us = 0  # what this process has seen; set by the first load
+    settings: AlarmSettings
+    engine: Engine
+    cache: AlarmCache
+    broadcaster: TransitionBroadcaster
+    since_us: int = field(default=0, init=False)  # what this process has seen; set by the first load
 
     def sync(self) -> int:
         """Pick up what other replicas committed: alarm state into the cache, transitions onto this

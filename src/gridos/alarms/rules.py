@@ -121,6 +121,21 @@ def _spec(cond: Condition, value: float, priority: Priority, deadband: float, so
     return LimitSpec(cond, value, priority, deadband=deadband, source=f"default: {source}")
 
 
+def _band(
+    n: float, measurement: str, deadband: float, factors: tuple[float, float, float, float], outer: Priority
+) -> tuple[LimitSpec, ...]:
+    """hh, h, l and ll limits at `factors` x the rating `n`: hh and ll at priority `outer`, h and l medium;
+    the deadband is `deadband` x `n`."""
+    f_hh, f_h, f_l, f_ll = factors
+    db, src = deadband * n, DEFAULT_SOURCES[measurement]
+    return (
+        _spec(Condition.hh, f_hh * n, outer, db, src),
+        _spec(Condition.h, f_h * n, Priority.medium, db, src),
+        _spec(Condition.l, f_l * n, Priority.medium, db, src),
+        _spec(Condition.ll, f_ll * n, outer, db, src),
+    )
+
+
 def default_specs(device: DeviceInfo, measurement: str) -> tuple[LimitSpec, ...]:
     """Limits derived from the device's ratings; empty when the rating needed is unknown. Rounded to the
     measurement's precision (1.10 x 11,000 V is 12100 V, not 12100.000000000002)."""
@@ -135,22 +150,10 @@ def _rated_specs(device: DeviceInfo, measurement: str) -> tuple[LimitSpec, ...]:
     """Breaker state changes are events, not alarms: breaker_closed has no default."""
     c = Condition
     if measurement == "voltage" and device.nominal_voltage:
-        n, src = device.nominal_voltage, DEFAULT_SOURCES["voltage"]
-        db = 0.01 * n
-        return (
-            _spec(c.hh, 1.10 * n, Priority.high, db, src),
-            _spec(c.h, 1.05 * n, Priority.medium, db, src),
-            _spec(c.l, 0.95 * n, Priority.medium, db, src),
-            _spec(c.ll, 0.90 * n, Priority.high, db, src),
-        )
+        return _band(device.nominal_voltage, "voltage", 0.01, (1.10, 1.05, 0.95, 0.90), Priority.high)
     if measurement == "frequency" and device.nominal_frequency:
-        n, src = device.nominal_frequency, DEFAULT_SOURCES["frequency"]
-        db = 0.001 * n
-        return (
-            _spec(c.hh, 1.01 * n, Priority.critical, db, src),
-            _spec(c.h, 1.005 * n, Priority.medium, db, src),
-            _spec(c.l, 0.995 * n, Priority.medium, db, src),
-            _spec(c.ll, 0.99 * n, Priority.critical, db, src),
+        return _band(
+            device.nominal_frequency, "frequency", 0.001, (1.01, 1.005, 0.995, 0.99), Priority.critical
         )
     if measurement == "power_factor" and device.type in ("feeder", "meter", "generator"):
         return (_spec(c.l, 0.90, Priority.low, 0.01, DEFAULT_SOURCES["power_factor"]),)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, select, text
@@ -81,22 +81,18 @@ class Workspace:
         return out
 
 
+@dataclass(eq=False)
 class UnitOfWork:
-    def __init__(
-        self,
-        engine: Engine,
-        metrics: Metrics,
-        cache: AlarmCache,
-        notifier: Notifier,
-        broadcaster: TransitionBroadcaster,
-    ) -> None:
-        self.engine = engine
-        self.metrics = metrics
-        self.cache = cache
-        self.notifier = notifier
-        self.broadcaster = broadcaster
-        self.postgres = engine.dialect.name == "postgresql"
-        self._sqlite_lock = threading.Lock()
+    engine: Engine
+    metrics: Metrics
+    cache: AlarmCache
+    notifier: Notifier
+    broadcaster: TransitionBroadcaster
+    postgres: bool = field(init=False)
+    _sqlite_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.postgres = self.engine.dialect.name == "postgresql"
 
     def transact(self, series: Iterable[Series], mutate: Callable[[Workspace], None]) -> list[Committed]:
         """Lock the series, load their alarm points, apply `mutate`, persist state + journal + outbox."""

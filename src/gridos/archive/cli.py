@@ -5,9 +5,10 @@ arguments or configuration; failures print one line."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -17,10 +18,17 @@ from gridos.config import Settings, invalid_setting
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+T = TypeVar("T")
+
 
 def _fail(command: str, message: str, code: int = 1) -> typer.Exit:
     typer.echo(f"gridos {command}: {message}", err=True)
     return typer.Exit(code)
+
+
+def _unexpected(command: str, exc: Exception) -> typer.Exit:
+    """An error no step expects: its type and the first line of its message."""
+    return _fail(command, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
 def _settings(command: str) -> Settings:
@@ -94,9 +102,7 @@ def archive(
     except typer.Exit:
         raise
     except Exception as exc:
-        raise _fail(
-            "archive", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
+        raise _unexpected("archive", exc) from None
     finally:
         engine.dispose()
     typer.echo(json.dumps(report.as_dict()))
@@ -129,12 +135,26 @@ def export(
     except ArchiveError as exc:
         raise _fail("export", str(exc)) from None
     except Exception as exc:
-        raise _fail(
-            "export", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
+        raise _unexpected("export", exc) from None
     finally:
         engine.dispose()
     typer.echo(json.dumps({"rows": n, "output": str(output), "format": format}))
+
+
+def _backup_step(command: str, work: Callable[[Engine], T]) -> T:
+    """Run `work` on an engine for the configured database, then dispose of it. A BackupError exits 2,
+    anything else 1."""
+    from gridos.archive.backup import BackupError
+
+    engine = _engine(command, _settings(command))
+    try:
+        return work(engine)
+    except BackupError as exc:
+        raise _fail(command, str(exc), 2) from None
+    except Exception as exc:
+        raise _unexpected(command, exc) from None
+    finally:
+        engine.dispose()
 
 
 def backup(
@@ -142,20 +162,9 @@ def backup(
 ) -> None:
     """Back up the database (devices, rules, alarms and their audit, samples, rollups, catalog) as
     Parquet files plus a manifest; consistent while GridOS runs. Works for SQLite and PostgreSQL."""
-    from gridos.archive.backup import BackupError
     from gridos.archive.backup import backup as run_backup
 
-    engine = _engine("backup", _settings("backup"))
-    try:
-        manifest = run_backup(engine, output)
-    except BackupError as exc:
-        raise _fail("backup", str(exc), 2) from None
-    except Exception as exc:
-        raise _fail(
-            "backup", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
-    finally:
-        engine.dispose()
+    manifest = _backup_step("backup", lambda engine: run_backup(engine, output))
     typer.echo(
         json.dumps({"output": str(output), "tables": {k: v["rows"] for k, v in manifest["tables"].items()}})
     )
@@ -167,22 +176,14 @@ def restore(
 ) -> None:
     """Restore a backup into the configured database (migrated first). Refuses a non-empty database
     unless --force. Everything is loaded in one transaction: all or nothing."""
-    from gridos.archive.backup import BackupError
     from gridos.archive.backup import restore as run_restore
     from gridos.db.migrate import upgrade
 
-    engine = _engine("restore", _settings("restore"))
-    try:
+    def migrate_and_restore(engine: Engine) -> dict[str, Any]:
         upgrade(engine)
-        result = run_restore(engine, input, force)
-    except BackupError as exc:
-        raise _fail("restore", str(exc), 2) from None
-    except Exception as exc:
-        raise _fail(
-            "restore", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
-    finally:
-        engine.dispose()
+        return run_restore(engine, input, force)
+
+    result = _backup_step("restore", migrate_and_restore)
     typer.echo(json.dumps(result))
 
 

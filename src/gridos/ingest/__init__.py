@@ -47,67 +47,71 @@ def install(app: FastAPI, services: Services) -> None:
         connectors["mqtt"] = MqttConnector(mqtt_settings, services.telemetry, services.metrics)
 
     if modbus_settings.enabled:
-        from gridos.ingest.leader import LeaderLock
+        from gridos.db import locks
         from gridos.ingest.modbus import ModbusPoller
         from gridos.ingest.registermap import load_register_map
 
         assert modbus_settings.register_map is not None
-        if settings.workers > 1 and not settings.is_postgres:
-            raise ConnectorConfigError(
-                "GRIDOS_MODBUS_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker poll)"
-            )
-        devices = load_register_map(modbus_settings.register_map, services.telemetry.catalogue)
-        connectors["modbus"] = ModbusPoller(
-            devices,
-            services.telemetry,
-            services.metrics,
-            lambda: services.alarms,
-            leader=LeaderLock(services.engine),
-            leader_check_s=modbus_settings.leader_check_seconds,
+        polling = _polling(
+            services, "MODBUS", "poll", locks.MODBUS_POLLING, modbus_settings.leader_check_seconds
         )
+        devices = load_register_map(modbus_settings.register_map, services.telemetry.catalogue)
+        connectors["modbus"] = ModbusPoller(devices, **polling)
 
     if iec104_settings.enabled:
         require_c104()
         from gridos.db import locks
         from gridos.ingest.iec104 import Iec104Client
         from gridos.ingest.iec104map import load_point_map
-        from gridos.ingest.leader import LeaderLock
 
         assert iec104_settings.point_map is not None
-        if settings.workers > 1 and not settings.is_postgres:
-            raise ConnectorConfigError(
-                "GRIDOS_IEC104_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker connect)"
-            )
+        polling = _polling(
+            services, "IEC104", "connect", locks.IEC104_POLLING, iec104_settings.leader_check_seconds
+        )
         links = load_point_map(iec104_settings.point_map, services.telemetry.catalogue)
         connectors["iec104"] = Iec104Client(
             links,
-            services.telemetry,
-            services.metrics,
-            lambda: services.alarms,
-            leader=LeaderLock(services.engine, key=locks.IEC104_POLLING),
-            leader_check_s=iec104_settings.leader_check_seconds,
+            **polling,
             max_batch_samples=iec104_settings.max_batch_samples,
             max_pending_samples=iec104_settings.max_pending_samples,
         )
 
     if opcua_settings.enabled:
-        from gridos.ingest.opcua import OpcUaServer
+        from gridos.ingest.opcua import OpcUaServer, OpcUaSources
 
         if settings.workers > 1:
             raise ConnectorConfigError(
                 "GRIDOS_OPCUA_ENABLED needs GRIDOS_WORKERS=1 (every worker would bind the same OPC UA port)"
             )
-        connectors["opcua"] = OpcUaServer(
-            opcua_settings,
+        sources = OpcUaSources(
             services.settings.token_roles,
             services.engine,
             services.registry,
             services.telemetry,
             lambda: services.alarms,
         )
+        connectors["opcua"] = OpcUaServer(opcua_settings, sources)
 
     for name, connector in connectors.items():
         _attach(services, name, connector)
+
+
+def _polling(services: Services, protocol: str, work: str, key: int, leader_check_s: float) -> dict[str, Any]:
+    """The arguments every polling connector (Modbus, IEC 104) takes: the services it feeds and the leader
+    lock that makes one worker `work` (only PostgreSQL shares that lock between GRIDOS_WORKERS)."""
+    from gridos.ingest.leader import LeaderLock
+
+    if services.settings.workers > 1 and not services.settings.is_postgres:
+        raise ConnectorConfigError(
+            f"GRIDOS_{protocol}_ENABLED with GRIDOS_WORKERS > 1 needs PostgreSQL (its lock makes one worker {work})"
+        )
+    return {
+        "telemetry": services.telemetry,
+        "metrics": services.metrics,
+        "alarms": lambda: services.alarms,
+        "leader": LeaderLock(services.engine, key=key),
+        "leader_check_s": leader_check_s,
+    }
 
 
 def _attach(services: Services, name: str, connector: Any) -> None:

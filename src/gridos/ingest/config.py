@@ -6,8 +6,9 @@ from __future__ import annotations
 import importlib.util
 import socket
 from pathlib import Path
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -82,34 +83,40 @@ class MqttSettings(BaseSettings):
         return f"$share/{self.shared_group}/{self.topic}" if self.shared_group else self.topic
 
 
-class ModbusSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GRIDOS_MODBUS_", extra="ignore")
+class _MappedConnector(BaseModel):
+    """A connector that, enabled, needs its YAML map file (the field named `map_field`) and that one replica
+    runs at a time (the leader lock: Modbus polling, IEC 104 links)."""
+
+    map_field: ClassVar[str]
 
     enabled: bool = False
+    leader_check_seconds: float = Field(
+        default=5.0, gt=0, description="how often a standby replica tries to take the connector's leader lock"
+    )
+
+    @model_validator(mode="after")
+    def _check_map(self) -> Self:
+        if self.enabled and getattr(self, self.map_field) is None:
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(f"{prefix}ENABLED needs {prefix}{self.map_field.upper()} (a YAML file)")
+        return self
+
+
+class ModbusSettings(_MappedConnector, BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDOS_MODBUS_", extra="ignore")
+    map_field = "register_map"
+
     register_map: Path | None = Field(
         default=None, description="YAML file: devices, their endpoints, poll settings and register maps"
     )
 
-    leader_check_seconds: float = Field(
-        default=5.0, gt=0, description="how often a standby replica tries to take the polling lock"
-    )
 
-    @model_validator(mode="after")
-    def _check(self) -> ModbusSettings:
-        if self.enabled and self.register_map is None:
-            raise ValueError("GRIDOS_MODBUS_ENABLED needs GRIDOS_MODBUS_REGISTER_MAP (a YAML file)")
-        return self
-
-
-class Iec104Settings(BaseSettings):
+class Iec104Settings(_MappedConnector, BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDOS_IEC104_", extra="ignore")
+    map_field = "point_map"
 
-    enabled: bool = False
     point_map: Path | None = Field(
         default=None, description="YAML file: RTU links, their addresses and point maps (IOA -> measurement)"
-    )
-    leader_check_seconds: float = Field(
-        default=5.0, gt=0, description="how often a standby replica tries to take the IEC 104 lock"
     )
     max_batch_samples: int = Field(default=5000, ge=1, description="received values committed at once")
     max_pending_samples: int = Field(
@@ -117,12 +124,6 @@ class Iec104Settings(BaseSettings):
         ge=1000,
         description="values held in memory while the database is unavailable; beyond, the oldest are dropped",
     )
-
-    @model_validator(mode="after")
-    def _check(self) -> Iec104Settings:
-        if self.enabled and self.point_map is None:
-            raise ValueError("GRIDOS_IEC104_ENABLED needs GRIDOS_IEC104_POINT_MAP (a YAML file)")
-        return self
 
 
 class OpcUaSettings(BaseSettings):

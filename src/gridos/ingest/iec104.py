@@ -33,6 +33,7 @@ from typing import Any
 
 import c104
 
+from gridos.ingest.connector import comm_alarm, report_gauges, stand_down
 from gridos.ingest.iec104decode import Reading, reading_of
 from gridos.ingest.iec104map import Iec104Link, Iec104Point, PointFamily
 from gridos.ingest.iec104writer import PROTOCOL, ReadingWriter
@@ -217,21 +218,12 @@ class Iec104Client:
         for client in self._clients:
             client.stop()
         self.writer.flush()  # what arrived before the connections closed is committed, not lost
-        if self.leader is not None:
-            self.leader.release()
-        self.active.clear()
-        self.metrics.connector_up.labels(protocol=PROTOCOL).set(0)
-        self.metrics.connector_leader.labels(protocol=PROTOCOL).set(0)
+        stand_down(self.metrics, PROTOCOL, self.leader, self.active)
 
     def _supervise(self) -> None:
         assert self.leader is not None
-        while not self._stop.is_set():
-            if self.leader.check():
-                self.active.set()
-            elif self.active.is_set():
-                self.active.clear()  # another replica owns the links now; _run_link disconnects ours
-            self._refresh_gauges()
-            self._stop.wait(self.leader_check_s)
+        # Another replica may take the links over: _run_link then disconnects ours.
+        self.leader.follow(self.active, self._stop, self.leader_check_s, self._refresh_gauges)
 
     # -- one link -------------------------------------------------------------------------------
     def _run_link(self, state: LinkState) -> None:
@@ -346,25 +338,16 @@ class Iec104Client:
         self._refresh_gauges()
 
     def _alarm(self, method: str, device_id: str, *args: str) -> None:
-        sink = self._alarms()
-        if sink is None or not hasattr(sink, method):
-            return
-        try:
-            getattr(sink, method)(device_id, *args)
-        except Exception:
-            log.exception("could not update the comm-failure alarm", extra={"device_id": device_id})
+        comm_alarm(self._alarms, log, method, device_id, *args)
 
     # -- operations -----------------------------------------------------------------------------
     def _refresh_gauges(self) -> None:
         with self._lock:
             failed = sum(len(s.link.device_ids) for s in self.links if s.up is False)
             ok = sum(len(s.link.device_ids) for s in self.links if s.up)
-            self.metrics.connector_devices.labels(protocol=PROTOCOL, state="ok").set(ok)
-            self.metrics.connector_devices.labels(protocol=PROTOCOL, state="failed").set(failed)
             owning = self.active.is_set() and not self._stop.is_set()
-            self.metrics.connector_leader.labels(protocol=PROTOCOL).set(1 if owning else 0)
             up = bool(self._threads) and not self._stop.is_set() and all(s.up for s in self.links)
-            self.metrics.connector_up.labels(protocol=PROTOCOL).set(1 if up else 0)
+            report_gauges(self.metrics, PROTOCOL, ok, failed, owning, up)
 
     def health(self) -> dict[str, Any]:
         """A failing RTU is an alarm, not a reason to take GridOS out of service: the status stays healthy

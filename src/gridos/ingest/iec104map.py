@@ -35,10 +35,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gridos.ingest.config import ConnectorConfigError
+from gridos.ingest.mapfile import check_measurement, invalid, read_yaml, validate_files
 from gridos.telemetry.catalogue import Measurement
 
 
@@ -161,13 +160,9 @@ def parse_point_map(
             try:
                 links.append(Iec104Link.model_validate(doc.defaults | raw))
             except ValidationError as exc:
-                e = exc.errors()[0]
-                where = ".".join(str(p) for p in ("links", i, *e["loc"]))
-                raise ConnectorConfigError(f"{source}: {where}: {e['msg']}") from None
+                raise invalid(source, exc, "links", i) from None
     except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        raise ConnectorConfigError(f"{source}: {where}: {e['msg']}") from None
+        raise invalid(source, exc) from None
     names: set[str] = set()
     owners: dict[tuple[str, str], str] = {}
     for link in links:
@@ -175,18 +170,14 @@ def parse_point_map(
             raise ConnectorConfigError(f"{source}: link {link.name!r} is listed twice")
         names.add(link.name)
         for p in link.points:
-            m = catalogue.get(p.measurement)
-            if m is None:
-                raise ConnectorConfigError(
-                    f"{source}: link {link.name!r}: IOA {p.ioa}: unknown measurement {p.measurement!r} "
-                    f"(known: {', '.join(catalogue)})"
-                )
-            if (m.kind == "bool") != (p.family is not PointFamily.measured):
-                raise ConnectorConfigError(
-                    f"{source}: link {link.name!r}: IOA {p.ioa}: {p.measurement} is {m.kind}; boolean "
-                    "measurements take single or double points (M_SP_*, M_DP_*), numeric ones measured "
-                    "values (M_ME_*)"
-                )
+            check_measurement(
+                catalogue,
+                p.measurement,
+                f"{source}: link {link.name!r}: IOA {p.ioa}",
+                p.family is not PointFamily.measured,
+                "boolean measurements take single or double points (M_SP_*, M_DP_*), numeric ones measured "
+                "values (M_ME_*)",
+            )
             other = owners.setdefault((p.device_id, p.measurement), link.name)
             if other != link.name:
                 raise ConnectorConfigError(
@@ -196,39 +187,17 @@ def parse_point_map(
 
 
 def load_point_map(path: Path, catalogue: dict[str, Measurement]) -> list[Iec104Link]:
-    try:
-        data = YAML(typ="safe").load(path.read_text())
-    except OSError as exc:
-        raise ConnectorConfigError(f"GRIDOS_IEC104_POINT_MAP: cannot read {path}: {exc.strerror}") from None
-    except YAMLError as exc:
-        one_line = " ".join(
-            part.strip() for part in str(exc).splitlines() if part.strip() and part.strip() != "^"
-        )
-        raise ConnectorConfigError(f"{path}: not valid YAML: {one_line}") from None
-    return parse_point_map(data, catalogue, str(path))
+    return parse_point_map(read_yaml(path, "GRIDOS_IEC104_POINT_MAP"), catalogue, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m gridos.ingest.iec104map FILE...`: validate point maps offline."""
-    import sys
-
-    from gridos.telemetry.catalogue import build_catalogue
-
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths:
-        print("usage: python -m gridos.ingest.iec104map FILE...", file=sys.stderr)
-        return 2
-    failed = 0
-    for path in paths:
-        try:
-            links = load_point_map(Path(path), build_catalogue())
-        except ConnectorConfigError as exc:
-            print(f"{exc}", file=sys.stderr)
-            failed += 1
-        else:
-            points = sum(len(link.points) for link in links)
-            print(f"{path}: ok ({len(links)} links, {points} points)")
-    return 1 if failed else 0
+    return validate_files(
+        "gridos.ingest.iec104map",
+        argv,
+        load_point_map,
+        lambda links: f"{len(links)} links, {sum(len(link.points) for link in links)} points",
+    )
 
 
 if __name__ == "__main__":

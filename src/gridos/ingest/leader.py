@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 
 import psycopg
 from sqlalchemy import Engine
@@ -58,6 +59,25 @@ class LeaderLock:
                 self.held = False
                 self._close()
             return self.held
+
+    def follow(
+        self,
+        active: threading.Event,
+        stop: threading.Event,
+        every_s: float,
+        refresh: Callable[[], None],
+        lost: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Until `stop`: keep `active` set while this process holds the lock, checking every `every_s`.
+        `lost` runs when another replica has taken over, `refresh` after every check."""
+        while not stop.is_set():
+            if self.check():
+                active.set()
+            elif active.is_set():
+                active.clear()
+                lost()
+            refresh()
+            stop.wait(every_s)
 
     def release(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from gridos.errors import InvalidInput, PayloadTooLarge
+from gridos.ingest.connector import comm_alarm, report_gauges, stand_down
 from gridos.ingest.leader import LeaderLock
 from gridos.ingest.registermap import ModbusDevice, ReadBlock, Register, RegisterType, read_plan
 from gridos.observability.metrics import Metrics
@@ -106,24 +107,16 @@ class ModbusPoller:
             t.join(timeout)
         for state in self.states:
             state.client.close()
-        if self.leader is not None:
-            self.leader.release()
-        self.active.clear()
-        self.metrics.connector_up.labels(protocol=PROTOCOL).set(0)
-        self.metrics.connector_leader.labels(protocol=PROTOCOL).set(0)
+        stand_down(self.metrics, PROTOCOL, self.leader, self.active)
 
     def _supervise(self) -> None:
         assert self.leader is not None
-        while not self._stop.is_set():
-            if self.leader.check():
-                self.active.set()
-            elif self.active.is_set():
-                self.active.clear()
-                for state in self.states:  # another replica polls now: our view of the devices is stale
-                    state.failed = None
-                    state.client.close()
-            self._refresh_gauges()
-            self._stop.wait(self.leader_check_s)
+        self.leader.follow(self.active, self._stop, self.leader_check_s, self._refresh_gauges, self._standby)
+
+    def _standby(self) -> None:
+        for state in self.states:  # another replica polls now: our view of the devices is stale
+            state.failed = None
+            state.client.close()
 
     def _run(self, state: DeviceState) -> None:
         interval = state.device.poll_interval_s
@@ -273,25 +266,16 @@ class ModbusPoller:
         return False
 
     def _alarm(self, method: str, device_id: str, *args: str) -> None:
-        sink = self._alarms()
-        if sink is None or not hasattr(sink, method):
-            return
-        try:
-            getattr(sink, method)(device_id, *args)
-        except Exception:
-            log.exception("could not update the comm-failure alarm", extra={"device_id": device_id})
+        comm_alarm(self._alarms, log, method, device_id, *args)
 
     # -- operations -----------------------------------------------------------------------------
     def _refresh_gauges(self) -> None:
         with self._lock:
             failed = sum(1 for s in self.states if s.failed)
             ok = sum(1 for s in self.states if s.failed is False)
-            self.metrics.connector_devices.labels(protocol=PROTOCOL, state="ok").set(ok)
-            self.metrics.connector_devices.labels(protocol=PROTOCOL, state="failed").set(failed)
             polling = self.active.is_set() and not self._stop.is_set()
-            self.metrics.connector_leader.labels(protocol=PROTOCOL).set(1 if polling else 0)
             up = bool(self._threads) and not self._stop.is_set() and failed == 0
-            self.metrics.connector_up.labels(protocol=PROTOCOL).set(1 if up else 0)
+            report_gauges(self.metrics, PROTOCOL, ok, failed, polling, up)
 
     def health(self) -> dict[str, Any]:
         """A failing field device is an alarm, not a reason to take GridOS out of service: the status stays

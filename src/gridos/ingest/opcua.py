@@ -31,6 +31,7 @@ import hmac
 import logging
 import socket
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,23 +182,21 @@ class TrustedClients:
             raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
 
 
+@dataclass(frozen=True)
+class OpcUaSources:
+    """What the server reads; not the services container, since gridos.services names OpcUaServer."""
+
+    token_roles: dict[str, Any]
+    engine: "Engine"
+    registry: "DeviceRegistry"
+    telemetry: "TelemetryService"
+    alarms: "Callable[[], AlarmService | None]"
+
+
 class OpcUaServer:
-    def __init__(
-        self,
-        settings: OpcUaSettings,
-        token_roles: dict[str, Any],
-        engine: "Engine",
-        registry: "DeviceRegistry",
-        telemetry: "TelemetryService",
-        alarms: "Callable[[], AlarmService | None]",
-    ) -> None:
-        # The objects it reads, not the services container: gridos.services names this class.
+    def __init__(self, settings: OpcUaSettings, sources: OpcUaSources) -> None:
         self.settings = settings
-        self.token_roles = token_roles
-        self.engine = engine
-        self.registry = registry
-        self.telemetry = telemetry
-        self.alarms = alarms
+        self.sources = sources
         self.url = f"opc.tcp://{settings.host}:{settings.port}/gridos/"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -259,7 +258,7 @@ class OpcUaServer:
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
                 {"countryName": "CH", "organizationName": "GridOS", "commonName": "GridOS OPC UA server"},
             )
-        users = TokenUserManager(self.token_roles, s.allow_anonymous)
+        users = TokenUserManager(self.sources.token_roles, s.allow_anonymous)
         server = Server(user_manager=users)
         await server.init()
         server.set_endpoint(self.url)
@@ -365,7 +364,7 @@ class OpcUaServer:
         server = self._server
         assert server is not None
         devices, latest, active = await asyncio.to_thread(self._read)
-        catalogue: dict[str, Measurement] = self.telemetry.catalogue
+        catalogue: dict[str, Measurement] = self.sources.telemetry.catalogue
         now = datetime.now(UTC)
         for device_id, measurement, ts, value, quality in latest:
             device = devices.get(device_id)
@@ -411,8 +410,8 @@ class OpcUaServer:
 
     def _read(self) -> tuple[dict[str, Any], list[Any], list[dict[str, Any]] | None]:
         """Blocking database reads (run in a worker thread): devices, latest samples, active alarms."""
-        devices, _ = self.registry.list(limit=100_000)
-        with self.engine.connect() as conn:
+        devices, _ = self.sources.registry.list(limit=100_000)
+        with self.sources.engine.connect() as conn:
             latest = conn.execute(
                 select(
                     latest_samples.c.device_id,
@@ -422,7 +421,7 @@ class OpcUaServer:
                     latest_samples.c.quality,
                 )
             ).all()
-        alarms = self.alarms()
+        alarms = self.sources.alarms()
         active = None
         if alarms is not None:
             active = alarms.list_active(None, None, None, None, limit=1000, offset=0)["items"]

@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from gridos.ingest.config import ConnectorConfigError
+from gridos.ingest.mapfile import check_measurement, invalid, read_yaml, validate_files
 from gridos.telemetry.catalogue import Measurement
 
 
@@ -216,65 +215,35 @@ def parse_register_map(
         doc = RegisterMapFile.model_validate(data)
         devices = [ModbusDevice.model_validate(doc.defaults | d) for d in doc.devices]
     except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        raise ConnectorConfigError(f"{source}: {where}: {e['msg']}") from None
+        raise invalid(source, exc) from None
     seen: set[str] = set()
     for device in devices:
         if device.device_id in seen:
             raise ConnectorConfigError(f"{source}: device {device.device_id!r} is listed twice")
         seen.add(device.device_id)
         for r in device.registers:
-            m = catalogue.get(r.measurement)
-            if m is None:
-                raise ConnectorConfigError(
-                    f"{source}: device {device.device_id!r}: unknown measurement {r.measurement!r} "
-                    f"(known: {', '.join(catalogue)})"
-                )
-            if (m.kind == "bool") != (r.type is RegisterType.coil):
-                raise ConnectorConfigError(
-                    f"{source}: device {device.device_id!r}: {r.measurement} is {m.kind}; "
-                    "boolean measurements map to coils and numeric ones to registers"
-                )
+            check_measurement(
+                catalogue,
+                r.measurement,
+                f"{source}: device {device.device_id!r}",
+                r.type is RegisterType.coil,
+                "boolean measurements map to coils and numeric ones to registers",
+            )
     return devices
 
 
 def load_register_map(path: Path, catalogue: dict[str, Measurement]) -> list[ModbusDevice]:
-    try:
-        data = YAML(typ="safe").load(path.read_text())
-    except OSError as exc:
-        raise ConnectorConfigError(
-            f"GRIDOS_MODBUS_REGISTER_MAP: cannot read {path}: {exc.strerror}"
-        ) from None
-    except YAMLError as exc:
-        one_line = " ".join(
-            part.strip() for part in str(exc).splitlines() if part.strip() and part.strip() != "^"
-        )
-        raise ConnectorConfigError(f"{path}: not valid YAML: {one_line}") from None
-    return parse_register_map(data, catalogue, str(path))
+    return parse_register_map(read_yaml(path, "GRIDOS_MODBUS_REGISTER_MAP"), catalogue, str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m gridos.ingest.registermap FILE...`: validate register maps offline (make check-ingest)."""
-    import sys
-
-    from gridos.telemetry.catalogue import build_catalogue
-
-    paths = sys.argv[1:] if argv is None else argv
-    if not paths:
-        print("usage: python -m gridos.ingest.registermap FILE...", file=sys.stderr)
-        return 2
-    failed = 0
-    for path in paths:
-        try:
-            devices = load_register_map(Path(path), build_catalogue())
-        except ConnectorConfigError as exc:
-            print(f"{exc}", file=sys.stderr)
-            failed += 1
-        else:
-            registers = sum(len(d.registers) for d in devices)
-            print(f"{path}: ok ({len(devices)} devices, {registers} registers)")
-    return 1 if failed else 0
+    return validate_files(
+        "gridos.ingest.registermap",
+        argv,
+        load_register_map,
+        lambda devices: f"{len(devices)} devices, {sum(len(d.registers) for d in devices)} registers",
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ them and the outputs object the fleet simulator sends its readings through."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,25 @@ def _workdir(out: ProtocolOutputs, directory: Path | None) -> Path:
     return directory
 
 
+def _site_sample(site: str) -> list[dict[str, Any]]:
+    """One tick of the fleet's devices at `site`: what the generated Modbus or IEC 104 map is built from."""
+    return [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{site}/")]
+
+
+def _serve(start: Callable[[], object], where: str) -> None:
+    """Start a simulated server; its RuntimeError (port taken) becomes an OSError with a one-line message."""
+    try:
+        start()
+    except RuntimeError as exc:
+        raise OSError(f"cannot serve {where}: {exc}") from None
+
+
+def _write_map(doc: Any, path: Path) -> Path:
+    with path.open("w") as f:
+        YAML().dump(doc, f)
+    return path
+
+
 def prepare(
     mqtt_broker: str | None,
     modbus_port: int | None,
@@ -101,17 +121,13 @@ def prepare(
         out.mqtt = MqttFleetPublisher(host, port)
         out.notes.append(f"fleet publishes over MQTT to {host}:{port} (gridos/<site>/<device>/telemetry)")
     if modbus_port:
-        sample = [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{MODBUS_SITE}/")]
-        doc = fleet_register_map(sample, "127.0.0.1", modbus_port, poll_interval_s=interval)
+        doc = fleet_register_map(
+            _site_sample(MODBUS_SITE), "127.0.0.1", modbus_port, poll_interval_s=interval
+        )
         devices = parse_register_map(doc, build_catalogue())
         server = ModbusTcpSimulator(modbus_port, units=[d.unit for d in devices])
-        try:
-            server.start()
-        except RuntimeError as exc:
-            raise OSError(f"cannot serve Modbus TCP on 127.0.0.1:{modbus_port}: {exc}") from None
-        path = _workdir(out, directory) / "demo-modbus-registers.yaml"
-        with path.open("w") as f:
-            YAML().dump(doc, f)
+        _serve(server.start, f"Modbus TCP on 127.0.0.1:{modbus_port}")
+        path = _write_map(doc, _workdir(out, directory) / "demo-modbus-registers.yaml")
         out.modbus_server = server
         out.modbus = FleetRegisterWriter(devices, server.banks)
         out.sections["modbus"] = {"enabled": True, "register_map": path}
@@ -123,17 +139,11 @@ def prepare(
         require_c104()
         from gridos.simulator.iec104 import FleetOutstationWriter, Iec104Outstation, fleet_point_map
 
-        sample = [i for i in FleetSimulator(seed=0).tick() if i["device_id"].startswith(f"{IEC104_SITE}/")]
-        doc = fleet_point_map(sample, "127.0.0.1", iec104_port, name=f"{IEC104_SITE}-rtu")
+        doc = fleet_point_map(_site_sample(IEC104_SITE), "127.0.0.1", iec104_port, name=f"{IEC104_SITE}-rtu")
         (link,) = parse_point_map(doc, build_catalogue())
         outstation = Iec104Outstation(link)
-        try:
-            outstation.start()
-        except RuntimeError as exc:
-            raise OSError(f"cannot serve IEC 104 on 127.0.0.1:{iec104_port}: {exc}") from None
-        path = _workdir(out, directory) / "demo-iec104-points.yaml"
-        with path.open("w") as f:
-            YAML().dump(doc, f)
+        _serve(outstation.start, f"IEC 104 on 127.0.0.1:{iec104_port}")
+        path = _write_map(doc, _workdir(out, directory) / "demo-iec104-points.yaml")
         out.iec104_outstation = outstation
         out.iec104 = FleetOutstationWriter([outstation])
         out.sections["iec104"] = {"enabled": True, "point_map": path}

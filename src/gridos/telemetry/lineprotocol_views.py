@@ -14,7 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import zlib
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +32,8 @@ from gridos.telemetry import lineprotocol as lp
 from gridos.telemetry.catalogue import RESERVED_FIELDS
 from gridos.telemetry.schemas import list_adapter
 from gridos.telemetry.service import TelemetryService
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Not an api_router (GuardedRoute): that guard authenticates with `Authorization: Bearer` only, and these
 # routes take InfluxDB's credential forms (Token, Basic, u/p). They keep its order themselves: credentials
@@ -320,16 +323,21 @@ def _precision(raw: str | None, table: dict[str, str]) -> str:
     return value
 
 
-@router.post(
-    "/api/v2/write",
-    status_code=204,
-    responses=_responses(_V2_ERROR),
-    summary="Write InfluxDB line protocol (InfluxDB 2.x API); 204 means every point is committed",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-    }
-    | ERROR_FORMAT,
-)
+def _write_route(path: str, api: str, error: dict[str, Any]) -> Callable[[F], F]:
+    """POST `path`: a line protocol body, 204 once every point is committed, InfluxDB `api` errors."""
+    return router.post(
+        path,
+        status_code=204,
+        responses=_responses(error),
+        summary=f"Write InfluxDB line protocol (InfluxDB {api} API); 204 means every point is committed",
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+        }
+        | ERROR_FORMAT,
+    )
+
+
+@_write_route("/api/v2/write", "2.x", _V2_ERROR)
 async def write_v2(
     request: Request,
     svc: Annotated[TelemetryService, Depends(telemetry)],
@@ -340,16 +348,7 @@ async def write_v2(
     return await _write(request, svc, False, bucket, precision)
 
 
-@router.post(
-    "/write",
-    status_code=204,
-    responses=_responses(_V1_ERROR),
-    summary="Write InfluxDB line protocol (InfluxDB 1.x API); 204 means every point is committed",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
-    }
-    | ERROR_FORMAT,
-)
+@_write_route("/write", "1.x", _V1_ERROR)
 async def write_v1(
     request: Request,
     svc: Annotated[TelemetryService, Depends(telemetry)],

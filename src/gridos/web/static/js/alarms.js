@@ -162,27 +162,23 @@ function ackPage() {
 
 function describe(a) { return `${a.priority} · ${a.device_id} · ${LABELS[a.measurement] || a.measurement} · ${CONDITIONS[a.condition] || a.condition}`; }
 
-function shelveDialog(a) {
-  const dialog = document.getElementById("shelve-dialog");
-  const form = document.getElementById("shelve-form");
+// The <name>-dialog about alarm `a`, its <name>-form emptied; onOk(form data) when it is confirmed.
+function openDialog(name, a, onOk) {
+  const dialog = document.getElementById(`${name}-dialog`);
+  const form = document.getElementById(`${name}-form`);
   form.reset();
-  document.getElementById("shelve-what").textContent = describe(a);
+  document.getElementById(`${name}-what`).textContent = describe(a);
   dialog.onclose = () => {
-    if (dialog.returnValue !== "ok") return;
-    const data = new FormData(form);
-    act([a], "shelve", { kind: "timed", duration_s: Number(data.get("duration")), comment: String(data.get("comment")).trim() });
+    if (dialog.returnValue === "ok") onOk(new FormData(form));
   };
   dialog.showModal();
 }
 
+function shelveDialog(a) {
+  openDialog("shelve", a, (data) =>
+    act([a], "shelve", { kind: "timed", duration_s: Number(data.get("duration")), comment: String(data.get("comment")).trim() }));
+}
+
 function commentDialog(a) {
-  const dialog = document.getElementById("comment-dialog");
-  const form = document.getElementById("comment-form");
-  form.reset();
-  document.getElementById("comment-what").textContent = describe(a);
-  dialog.onclose = () => {
-    if (dialog.returnValue !== "ok") return;
-    act([a], "comment", { comment: String(new FormData(form).get("comment")).trim() });
-  };
-  dialog.showModal();
+  openDialog("comment", a, (data) => act([a], "comment", { comment: String(data.get("comment")).trim() }));
 }
