@@ -6,6 +6,7 @@ SampleQueries, and other packages (alarms' events) ask TelemetryService instead 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,27 +42,22 @@ LIMIT :limit
 """
 
 
+@dataclass
 class SampleQueries:
     """History, latest values, grid status and state changes; one instance per TelemetryService."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        engine: Engine,
-        store: SampleStore,
-        registry: DeviceRegistry,
-        catalogue: dict[str, Measurement],
-    ) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.store = store
-        self.registry = registry
-        self.catalogue = catalogue
+    settings: Settings
+    engine: Engine
+    store: SampleStore
+    registry: DeviceRegistry
+    catalogue: dict[str, Measurement]
+    # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
+    # answered from Parquet, merged with what the hot tier still holds.
+    cold: Any = None
+
+    def __post_init__(self) -> None:
         # Reads need no transaction: without BEGIN and ROLLBACK a query is one round trip, not three.
-        self.reader = engine.execution_options(isolation_level="AUTOCOMMIT")
-        # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
-        # answered from Parquet, merged with what the hot tier still holds.
-        self.cold: Any = None
+        self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def last_received(self) -> dict[str, int]:
         """Device id -> the newest received_at of its latest samples (µs)."""

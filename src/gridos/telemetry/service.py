@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from gridos.config import Settings, UnknownDevicePolicy
-from gridos.devices.schemas import DeviceLatest
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput, NotFound, PayloadTooLarge
 from gridos.observability.metrics import Metrics
@@ -41,6 +40,13 @@ class TelemetryService:
         self.catalogue: dict[str, Measurement] = build_catalogue(settings.extra_measurements)
         # The read side: history, latest values, grid status and state changes (gridos.telemetry.queries).
         self.queries = SampleQueries(settings, engine, self.store, registry, self.catalogue)
+        # The service stays the one entry point for reads; the SQL behind them is SampleQueries'.
+        self.last_received = self.queries.last_received
+        self.unit = self.queries.unit
+        self.series = self.queries.series
+        self.latest = self.queries.latest
+        self.status = self.queries.status
+        self.state_changes = self.queries.state_changes
         self.sample_model: type[BaseModel] = build_sample_model(self.catalogue)
         self._measurement_names = tuple(self.catalogue)
         # Observers (the alarm evaluator) get every committed batch; they must not raise.
@@ -199,40 +205,6 @@ class TelemetryService:
 
     def ingest(self, body: bytes, content_type: str, source: str = "http") -> IngestResult:
         return self.commit(self.to_rows(self.parse(body, content_type)), source)
-
-    # -- queries --------------------------------------------------------------------------------
-    def last_received(self) -> dict[str, int]:
-        """Device id -> when its newest sample was received (µs), for every device that sent any."""
-        return self.queries.last_received()
-
-    # The read SQL lives in gridos.telemetry.queries; these keep the service the one entry point.
-    def unit(self, measurement: str) -> str:
-        return self.queries.unit(measurement)
-
-    def series(
-        self,
-        device_id: str,
-        measurement: str,
-        start: datetime,
-        end: datetime,
-        step_seconds: int | None,
-        limit: int,
-    ) -> dict[str, Any]:
-        """The series as a plain document (what GET /api/v1/scada/data answers, shaped like SeriesOut)."""
-        return self.queries.series(device_id, measurement, start, end, step_seconds, limit)
-
-    def latest(self, device_id: str) -> DeviceLatest:
-        return self.queries.latest(device_id)
-
-    def status(self, now: datetime | None = None) -> dict[str, Any]:
-        """Grid summary per site: device counts, reporting vs stale, envelopes of key values."""
-        return self.queries.status(now)
-
-    def state_changes(
-        self, device_id: str | None, from_us: int, to_us: int, lookback_us: int, limit: int
-    ) -> list[dict[str, Any]]:
-        """Changes of every boolean measurement in [from_us, to_us], newest first (see SampleQueries)."""
-        return self.queries.state_changes(device_id, from_us, to_us, lookback_us, limit)
 
     @property
     def cold(self) -> Any:
