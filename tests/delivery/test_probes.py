@@ -187,7 +187,11 @@ def prometheus(
         for _ in range(20):
             for server in (healthy, faulty):
                 server.client().get("/api/v1/scada/status")
-        prom.wait_for('sum by (namespace) (increase(http_requests_total{route=~"/api/.*"}[1h])) > 15')
+        # Both namespaces past 15 (one of them alone made the old check pass while the other's traffic was
+        # not scraped yet, and the healthy budget then saw ~2 requests).
+        prom.wait_for(
+            'count(sum by (namespace) (increase(http_requests_total{route=~"/api/.*"}[1h])) > 15) == 2'
+        )
         prom.wait_for('count(increase(http_requests_total{route=~"/api/.*", status="500"}[1h]) > 15)')
         yield prom
 
