@@ -23,10 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from sqlalchemy import create_engine
 
 from benchmarks.common import migrated_database, summary_ms, workdir
-from gridos.telemetry.store import SampleStore
 from tests.support.postgres import running_postgres
 from tests.support.servers import GridosServer, start_gridos
 
@@ -244,9 +242,6 @@ def main() -> None:
     args = ap.parse_args()
     with running_postgres(fsync=True) as pg:
         db = migrated_database(pg)
-        engine = create_engine(pg.url(db))
-        SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
-        engine.dispose()
         server = start_gridos(
             workdir("alarms"),
             {

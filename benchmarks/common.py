@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine
 
 from gridos.db.migrate import upgrade
+from gridos.telemetry.store import SampleStore
 from tests.support.postgres import PostgresServer
 
 
 def migrated_database(pg: PostgresServer) -> str:
+    """A new database at the latest schema, with the partitions of the coming days already there, so no
+    timed run pays for creating them."""
     name = pg.create_database()
     engine = create_engine(pg.url(name))
     upgrade(engine)
+    SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
     engine.dispose()
     return name
 

@@ -181,13 +181,6 @@ def main() -> None:
     results = []
     with running_postgres(fsync=True) as pg:
         db = migrated_database(pg)
-        from sqlalchemy import create_engine
-
-        from gridos.telemetry.store import SampleStore
-
-        engine = create_engine(pg.url(db))
-        SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
-        engine.dispose()
         server = start_gridos(
             work,
             {

@@ -145,11 +145,6 @@ def main() -> None:
     total = sum(len(b) for b in batches) * len(MEASUREMENTS)
     with running_postgres(fsync=True) as pg:
         api_db, copy_db = migrated_database(pg), migrated_database(pg)
-        # The same partitions exist for both before timing starts.
-        for db in (api_db, copy_db):
-            engine = create_engine(pg.url(db))
-            SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
-            engine.dispose()
         server = start_gridos(
             workdir("ingest"),
             {

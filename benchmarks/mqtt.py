@@ -109,13 +109,6 @@ def main() -> None:
         running_mosquitto(work / f"mosquitto-{secrets.token_hex(3)}") as broker,
     ):
         db = migrated_database(pg)
-        from sqlalchemy import create_engine
-
-        from gridos.telemetry.store import SampleStore
-
-        engine = create_engine(pg.url(db))
-        SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)
-        engine.dispose()
         server = start_gridos(
             work,
             {

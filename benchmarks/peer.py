@@ -36,11 +36,9 @@ from pathlib import Path
 import httpx
 import orjson
 import psycopg
-from sqlalchemy import create_engine
 
 from benchmarks.common import migrated_database, pg_bytes, workdir
 from benchmarks.ingest import DEVICES, MEASUREMENTS, make_batches
-from gridos.telemetry.store import SampleStore
 from tests.support.postgres import PostgresServer, free_port, running_postgres
 from tests.support.process import http_ok, stop, wait_ready
 from tests.support.servers import GridosServer, start_gridos
@@ -198,9 +196,6 @@ def run_gridos(
     pg: PostgresServer, path: str, bodies: list[bytes], content_type: str, args: argparse.Namespace
 ) -> dict[str, float]:
     db = migrated_database(pg)
-    engine = create_engine(pg.url(db))
-    SampleStore(engine).maintain(datetime.now(UTC), 30, 400, 2)  # partitions exist before timing
-    engine.dispose()
     server = start_gridos(
         workdir("peer"),
         {

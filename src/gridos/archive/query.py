@@ -24,6 +24,7 @@ from gridos.archive.tables import ACTIVE, archive_files
 from gridos.clock import DAY_US, day_of_us, day_start_us
 from gridos.db.tables import devices
 from gridos.errors import ServiceUnavailable
+from gridos.telemetry.queries import ROLLUP_BUCKETS
 from gridos.telemetry.samples import INVALID
 
 log = logging.getLogger("gridos.archive")
@@ -210,15 +211,7 @@ class ColdTier:
     ) -> list[Partial]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(
-                    "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, r.last, b.lts FROM ("
-                    " SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx,"
-                    " sum(sum) AS sm, CAST(sum(count) AS BIGINT) AS cnt, max(last_ts) AS lts FROM rollups_1m"
-                    " WHERE device_id = :d AND measurement = :m AND bucket >= :s AND bucket < :e"
-                    " GROUP BY bucket - bucket % :step) b"
-                    " JOIN rollups_1m r ON r.device_id = :d AND r.measurement = :m"
-                    " AND r.bucket = b.lts - b.lts % 60000000 ORDER BY b.bucket"
-                ),
+                text(ROLLUP_BUCKETS),
                 {"d": device_id, "m": measurement, "s": s_us, "e": e_us, "step": step_us},
             ).all()
         return [tuple(r) for r in rows]

@@ -26,6 +26,19 @@ QUALITY_NAMES = {q.value: q.name for q in Quality}
 # Above this range, bucketed queries are answered from the 1-minute rollups.
 ROLLUP_RANGE_US = 2 * 3600 * 1_000_000
 
+# Buckets of `:step` µs from the 1-minute rollups of one series in [:s, :e): bucket, min, max, sum, count,
+# the last value (from the minute holding the newest sample) and that sample's time. The history API and the
+# cold tier's merge (gridos.archive.query) both read rollups this way.
+ROLLUP_BUCKETS = (
+    "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, r.last, b.lts FROM ("
+    " SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx,"
+    " sum(sum) AS sm, CAST(sum(count) AS BIGINT) AS cnt, max(last_ts) AS lts FROM rollups_1m"
+    " WHERE device_id = :d AND measurement = :m AND bucket >= :s AND bucket < :e"
+    " GROUP BY bucket - bucket % :step) b"
+    " JOIN rollups_1m r ON r.device_id = :d AND r.measurement = :m"
+    " AND r.bucket = b.lts - b.lts % 60000000 ORDER BY b.bucket"
+)
+
 # Changes of boolean measurements: a sample whose value differs from the previous sample of the same device
 # and measurement (invalid samples excluded).
 _STATE_CHANGES = """
@@ -152,15 +165,7 @@ class SampleQueries:
             if step_us % MINUTE_US == 0:
                 # Whole minutes: rollups answer, so a long range never reads raw samples.
                 out["source"] = "rollup_1m"
-                sql = (
-                    "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, r.last FROM ("
-                    " SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx,"
-                    " sum(sum) AS sm, CAST(sum(count) AS BIGINT) AS cnt, max(last_ts) AS lts FROM rollups_1m"
-                    " WHERE device_id = :d AND measurement = :m AND bucket >= :s AND bucket < :e"
-                    " GROUP BY bucket - bucket % :step) b"
-                    " JOIN rollups_1m r ON r.device_id = :d AND r.measurement = :m"
-                    " AND r.bucket = b.lts - b.lts % 60000000 ORDER BY b.bucket"
-                )
+                sql = ROLLUP_BUCKETS
                 # A partial first minute still belongs to the range: align the start down.
                 params["s"] = s_us - s_us % MINUTE_US
             else:
