@@ -121,6 +121,11 @@ def run_gate(
         with start_prometheus(home, targets, scrape_interval="1s") as prometheus:
             load = Load(canary).start()
             try:
+                # The gate judges rates: start it once Prometheus has scraped the canary's traffic twice (on
+                # a loaded machine the first measurement otherwise found no series and was Inconclusive).
+                prometheus.wait_for(
+                    f'sum(rate(http_requests_total{{rollouts_pod_template_hash="{canary_hash}"}}[30s])) > 0'
+                )
                 path, _source = templates
                 argv = [f"--arg={k}={v}" for k, v in gate_args(path, canary_hash).items()]
                 proc = subprocess.run(
