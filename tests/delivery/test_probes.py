@@ -194,7 +194,9 @@ def prometheus(
         )
         prom.wait_for('count(increase(http_requests_total{route=~"/api/.*", status="500"}[1h]) > 15)')
         # ...and every request made above scraped (raw counters, no extrapolation): 21 per namespace.
-        prom.wait_for('count(sum by (namespace) (http_requests_total{route="/api/v1/scada/status"}) >= 21) == 2')
+        prom.wait_for(
+            'count(sum by (namespace) (http_requests_total{route="/api/v1/scada/status"}) >= 21) == 2'
+        )
         yield prom
 
 
