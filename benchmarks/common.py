@@ -52,6 +52,13 @@ def pg_bytes_by_table(dsn: str) -> dict[str, tuple[int, int]]:
 
 # Raw samples by integer series id, as the store keeps them: rows (series_id, quality, ts, value, received_at).
 COPY_SAMPLES = "COPY series_samples (series_id, quality, ts, value, received_at) FROM STDIN"
+# The 1-minute rollups of everything loaded with COPY_SAMPLES, as the rollup job would write them (the loaders
+# bypass ingest, so nothing is pending).
+ROLLUPS_FROM_RAW = (
+    "INSERT INTO rollups_1m (series_id, count, bucket, min, max, sum, last, last_ts) "
+    "SELECT series_id, count(*), ts - ts % 60000000, min(value), max(value), sum(value), "
+    "(array_agg(value ORDER BY ts DESC))[1], max(ts) FROM series_samples WHERE quality < 2 GROUP BY 1, 3"
+)
 
 
 def series_ids(cur: psycopg.Cursor, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:

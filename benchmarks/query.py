@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 
-from benchmarks.common import COPY_SAMPLES, migrated_database, series_ids, summary_ms, workdir
+from benchmarks.common import (
+    COPY_SAMPLES,
+    ROLLUPS_FROM_RAW,
+    migrated_database,
+    series_ids,
+    summary_ms,
+    workdir,
+)
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -43,10 +50,7 @@ def load(dsn: str, devices: int, days: int, end: datetime) -> int:
                     ts = start_us + s * 1_000_000
                     cp.write_row((sid, 0, ts, 11000 + (s % 600) * 0.5 + random.random(), ts))
             conn.commit()
-        cur.execute(
-            "INSERT INTO rollups_1m SELECT device_id, measurement, ts - ts % 60000000, min(value), max(value), "
-            "sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1], max(ts) FROM samples GROUP BY 1, 2, 3"
-        )
+        cur.execute(ROLLUPS_FROM_RAW)
         cur.execute("ANALYZE")
         conn.commit()
         return int(cur.execute("SELECT count(*) FROM samples").fetchone()[0])  # type: ignore[index]

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from benchmarks.common import COPY_SAMPLES, migrated_database, series_ids, workdir
+from benchmarks.common import COPY_SAMPLES, ROLLUPS_FROM_RAW, migrated_database, series_ids, workdir
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -59,10 +59,7 @@ def load(dsn: str, devices: int, end: datetime, hours: int = 2) -> int:
                 for s in range(hours * 3600):
                     ts = start_us + s * 1_000_000
                     cp.write_row((sid, 0, ts, 11000 + (s % 600) * 0.5 + random.random(), ts))
-        cur.execute(
-            "INSERT INTO rollups_1m SELECT device_id, measurement, ts - ts % 60000000, min(value), max(value), "
-            "sum(value), count(*), (array_agg(value ORDER BY ts DESC))[1], max(ts) FROM samples GROUP BY 1, 2, 3"
-        )
+        cur.execute(ROLLUPS_FROM_RAW)
         cur.execute("ANALYZE")
         conn.commit()
         return int(cur.execute("SELECT count(*) FROM samples").fetchone()[0])  # type: ignore[index]

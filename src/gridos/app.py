@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services.jobs.every(
         "maintenance", settings.maintenance_interval_seconds, lambda: _maintain(services), at_start=True
     )
+    services.jobs.every("rollups", settings.rollup_interval_seconds, telemetry.rollups.run)
     services.jobs.every("gauges", GAUGE_REFRESH_SECONDS, lambda: _refresh_gauges(services), at_start=True)
 
     @contextlib.asynccontextmanager

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     max_future_seconds: float = Field(default=300.0, ge=0)
     retention_days: int = Field(default=30, ge=1, description="raw samples; whole partitions are dropped")
     rollup_retention_days: int = Field(default=400, ge=1)
+    rollup_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often closed minutes are rolled up (until then read from raw samples)",
+    )
     partitions_ahead_days: int = Field(default=7, ge=1)
     maintenance_interval_seconds: float = Field(default=3600.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="a device is stale after this silence")

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 
 from gridos.app import create_app
 from gridos.config import Settings
+from gridos.telemetry.rollups import RollupJob
 from gridos.telemetry.store import SampleStore
 from tests.support.clock import past
 from tests.support.postgres import PostgresServer
@@ -39,6 +40,8 @@ def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) 
         [("a", "voltage", day(-3), 1.0, 0, day(-3)), ("a", "voltage", day(0), 2.0, 0, day(0))]
     )
     assert stored == 2
+    # The rollup job writes their minutes (ingest only marks them).
+    RollupJob(Settings(), store.engine, store.sqlite_write_lock).run()
     # A day later the oldest partition leaves the window: dropped whole, the rest untouched.
     result = store.maintain(now + timedelta(days=1), retention_days=3, rollup_retention_days=10, ahead_days=2)
     assert result["dropped_partitions"] == [f"series_samples_p{first:%Y%m%d}"]

@@ -38,7 +38,12 @@ def install(app: FastAPI, services: Services) -> None:
     from gridos.archive.storage import open_storage
 
     storage = open_storage(settings)
-    services.telemetry.cold = ColdTier(services.engine, storage, services.settings.rollup_retention_days)
+    services.telemetry.cold = ColdTier(
+        services.engine,
+        storage,
+        services.settings.rollup_retention_days,
+        rollups=services.telemetry.rollups,
+    )
     archiver = Archiver(services.engine, storage, settings)
     services.archiver = archiver
     if not settings.schedule:

@@ -42,7 +42,7 @@ import gridos.alarms.tables  # registers the alarm tables on the shared MetaData
 import gridos.archive.tables  # registers the catalog
 import gridos.identity.models  # noqa: F401 - registers the API keys and the audit log
 from gridos.db.migrate import current_revision
-from gridos.db.tables import metadata, series, series_samples
+from gridos.db.tables import metadata, rollups_1m, series, series_samples
 
 BATCH = 50_000
 MANIFEST = "manifest.json"
@@ -154,6 +154,10 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
     for name, info in manifest["tables"].items():
         if _sha256(src / f"{name}.parquet") != info["sha256"]:
             raise BackupError(f"{name}.parquet: checksum differs from the manifest; the backup is damaged")
+    # A backup from before migration 0007 holds rollups by name: they are loaded by series id.
+    legacy_rollups = (
+        "rollups_1m" in manifest["tables"] and "device_id" in pq.read_schema(src / "rollups_1m.parquet").names
+    )
     order = [t for t in metadata.sorted_tables if t.name in manifest["tables"]]
     # Every table the restore writes: with a legacy backup, also the two that its `samples` fill.
     targets = order + ([series, series_samples] if legacy else [])
@@ -181,9 +185,12 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
         for table in reversed(targets):
             conn.execute(table.delete())
         for table in order:
-            counts[table.name] = _load(conn, table, src / f"{table.name}.parquet")
+            if table is not rollups_1m or not legacy_rollups:
+                counts[table.name] = _load(conn, table, src / f"{table.name}.parquet")
         if legacy:
             counts[LEGACY_SAMPLES] = _load_legacy_samples(conn, src / f"{LEGACY_SAMPLES}.parquet")
+        if legacy_rollups:
+            counts["rollups_1m"] = _load_legacy_rollups(conn, src / "rollups_1m.parquet")
         for name, count in counts.items():
             if count != manifest["tables"][name]["rows"]:
                 raise BackupError(
@@ -203,6 +210,22 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
     return {"restored": counts, "revision": manifest.get("revision")}
 
 
+def _series_ids(conn: Any, keys: set[tuple[str, str]], ids: dict[tuple[str, str], int]) -> None:
+    """Complete `ids` (device, measurement) -> series id for `keys`, registering the series not known."""
+    if keys - ids.keys():
+        ids.update(
+            {
+                (d, m): sid
+                for sid, d, m in conn.execute(select(series.c.id, series.c.device_id, series.c.measurement))
+            }
+        )
+    new = keys - ids.keys()
+    if new:
+        conn.execute(series.insert(), [{"device_id": d, "measurement": m} for d, m in sorted(new)])
+        found = conn.execute(select(series.c.id, series.c.device_id, series.c.measurement))
+        ids.update({(d, m): sid for sid, d, m in found})
+
+
 def _load_legacy_samples(conn: Any, path: Path) -> int:
     """Rows (device_id, measurement, ts, value, quality, received_at) of a pre-0006 backup -> a series id
     for each (device, measurement) pair, and the samples by that id."""
@@ -210,11 +233,7 @@ def _load_legacy_samples(conn: Any, path: Path) -> int:
     n = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=5_000):
         rows = batch.to_pylist()
-        new = {(r["device_id"], r["measurement"]) for r in rows} - ids.keys()
-        if new:
-            conn.execute(series.insert(), [{"device_id": d, "measurement": m} for d, m in sorted(new)])
-            found = conn.execute(select(series.c.id, series.c.device_id, series.c.measurement))
-            ids.update({(d, m): sid for sid, d, m in found})
+        _series_ids(conn, {(r["device_id"], r["measurement"]) for r in rows}, ids)
         conn.execute(
             series_samples.insert(),
             [
@@ -228,6 +247,20 @@ def _load_legacy_samples(conn: Any, path: Path) -> int:
                 for r in rows
             ],
         )
+        n += len(rows)
+    return n
+
+
+def _load_legacy_rollups(conn: Any, path: Path) -> int:
+    """Rollups of a pre-0007 backup, kept by device and measurement -> the same rollups by series id."""
+    ids: dict[tuple[str, str], int] = {}
+    n = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=5_000):
+        rows = batch.to_pylist()
+        _series_ids(conn, {(r["device_id"], r["measurement"]) for r in rows}, ids)
+        for r in rows:
+            r["series_id"] = ids[(r.pop("device_id"), r.pop("measurement"))]
+        conn.execute(rollups_1m.insert(), rows)
         n += len(rows)
     return n
 

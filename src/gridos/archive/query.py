@@ -22,9 +22,9 @@ from sqlalchemy import Engine, select, text
 from gridos.archive.storage import ArchiveError, ArchiveStorage
 from gridos.archive.tables import ACTIVE, archive_files
 from gridos.clock import DAY_US, day_of_us, day_start_us
-from gridos.db.tables import devices
+from gridos.db.tables import devices, series
 from gridos.errors import ServiceUnavailable
-from gridos.telemetry.queries import ROLLUP_BUCKETS
+from gridos.telemetry.rollups import ROLLUP_BUCKETS, RollupJob
 from gridos.telemetry.samples import INVALID
 
 log = logging.getLogger("gridos.archive")
@@ -41,8 +41,11 @@ class ColdTier:
         storage: ArchiveStorage,
         rollup_retention_days: int,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        rollups: RollupJob | None = None,
     ) -> None:
         self.engine = engine
+        # Tells which pending minutes the hot rows hold whole; without it every pending minute does.
+        self.rollups = rollups
         self.storage = storage
         self.rollup_retention_days = rollup_retention_days
         self.today = today
@@ -209,10 +212,15 @@ class ColdTier:
     def _rollup_partials(
         self, device_id: str, measurement: str, s_us: int, e_us: int, step_us: int
     ) -> list[Partial]:
+        hot = self.rollups.hot_from_us(datetime.now(UTC)) if self.rollups else 0
         with self.engine.connect() as conn:
+            sid = conn.execute(
+                select(series.c.id).where(
+                    series.c.device_id == device_id, series.c.measurement == measurement
+                )
+            ).scalar()
             rows = conn.execute(
-                text(ROLLUP_BUCKETS),
-                {"d": device_id, "m": measurement, "s": s_us, "e": e_us, "step": step_us},
+                text(ROLLUP_BUCKETS), {"sid": sid, "s": s_us, "e": e_us, "step": step_us, "hot": hot}
             ).all()
         return [tuple(r) for r in rows]
 

@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 MIGRATIONS = 727_001  # `gridos migrate` and start-up: one replica migrates at a time (transaction lock)
 PARTITIONS = 727_002  # creating and dropping `samples` partitions (transaction lock)
+ROLLUPS = 727_003  # the rollup job: one replica rolls up closed minutes at a time (transaction lock)
 ARCHIVE = 727_015  # one archiver per database, CronJob or in-service schedule (session lock)
 MODBUS_POLLING = 727_050  # the Modbus polling leader (session lock, ingest.leader)
 IEC104_POLLING = 727_051  # the IEC 104 client leader (session lock, ingest.leader)

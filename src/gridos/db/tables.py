@@ -100,16 +100,27 @@ latest_samples = Table(
     Column("received_at", BigInteger, nullable=False),
 )
 
+# Min/max/sum/count/last of the valid samples of one series and minute, written by the rollup job
+# (gridos.telemetry.rollups) once a minute is closed, recomputed from the raw rows: ingest never touches it.
 rollups_1m = Table(
     "rollups_1m",
     metadata,
-    Column("device_id", String(128), primary_key=True),
-    Column("measurement", String(64), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),
+    Column("series_id", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Column("bucket", BigInteger, primary_key=True, autoincrement=False),
     Column("min", Float, nullable=False),
     Column("max", Float, nullable=False),
     Column("sum", Float, nullable=False),
-    Column("count", BigInteger, nullable=False),
     Column("last", Float, nullable=False),
     Column("last_ts", BigInteger, nullable=False),
+)
+
+# The minutes ingest wrote into and the rollup job has not rolled up yet: one row per minute and batch,
+# appended in the ingest transaction (no key, so concurrent writers never wait on each other). `received_at`
+# is the batch's, which identifies its rows where a minute's raw samples are no longer all hot.
+rollup_pending = Table(
+    "rollup_pending",
+    metadata,
+    Column("bucket", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
 )

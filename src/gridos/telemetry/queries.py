@@ -19,25 +19,13 @@ from gridos.devices.schemas import DeviceLatest, LatestValue
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput, NotFound
 from gridos.telemetry.catalogue import Measurement
+from gridos.telemetry.rollups import MINUTE_US, ROLLUP_BUCKETS, RollupJob
 from gridos.telemetry.samples import INVALID, Quality
-from gridos.telemetry.store import MINUTE_US, SampleStore, from_us, to_us
+from gridos.telemetry.store import SampleStore, from_us, to_us
 
 QUALITY_NAMES = {q.value: q.name for q in Quality}
 # Above this range, bucketed queries are answered from the 1-minute rollups.
 ROLLUP_RANGE_US = 2 * 3600 * 1_000_000
-
-# Buckets of `:step` µs from the 1-minute rollups of one series in [:s, :e): bucket, min, max, sum, count,
-# the last value (from the minute holding the newest sample) and that sample's time. The history API and the
-# cold tier's merge (gridos.archive.query) both read rollups this way.
-ROLLUP_BUCKETS = (
-    "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, r.last, b.lts FROM ("
-    " SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx,"
-    " sum(sum) AS sm, CAST(sum(count) AS BIGINT) AS cnt, max(last_ts) AS lts FROM rollups_1m"
-    " WHERE device_id = :d AND measurement = :m AND bucket >= :s AND bucket < :e"
-    " GROUP BY bucket - bucket % :step) b"
-    " JOIN rollups_1m r ON r.device_id = :d AND r.measurement = :m"
-    " AND r.bucket = b.lts - b.lts % 60000000 ORDER BY b.bucket"
-)
 
 # Changes of boolean measurements: a sample whose value differs from the previous sample of the same device
 # and measurement (invalid samples excluded).
@@ -64,6 +52,7 @@ class SampleQueries:
     store: SampleStore
     registry: DeviceRegistry
     catalogue: dict[str, Measurement]
+    rollups: RollupJob
     # The cold tier (gridos.archive.ColdTier) when GRIDOS_ARCHIVE_LOCATION is set: archived days are
     # answered from Parquet, merged with what the hot tier still holds.
     cold: Any = None
@@ -163,11 +152,13 @@ class SampleQueries:
                 out["points"] = _points(rows[:limit])
                 return out
             if step_us % MINUTE_US == 0:
-                # Whole minutes: rollups answer, so a long range never reads raw samples.
+                # Whole minutes: rollups answer (the minutes not rolled up yet from raw samples), so a
+                # long range never reads raw samples beyond its last minutes.
                 out["source"] = "rollup_1m"
                 sql = ROLLUP_BUCKETS
                 # A partial first minute still belongs to the range: align the start down.
                 params["s"] = s_us - s_us % MINUTE_US
+                params["hot"] = self.rollups.hot_from_us(datetime.now(UTC))
             else:
                 sql = (
                     "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, s.value FROM ("

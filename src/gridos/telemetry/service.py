@@ -17,6 +17,7 @@ from gridos.errors import InvalidInput, NotFound, PayloadTooLarge
 from gridos.observability.metrics import Metrics
 from gridos.telemetry.catalogue import RESERVED_FIELDS, Measurement, build_catalogue
 from gridos.telemetry.queries import QUALITY_NAMES, SampleQueries
+from gridos.telemetry.rollups import RollupJob
 from gridos.telemetry.samples import BatchObserver, Quality, Sample
 from gridos.telemetry.schemas import IngestResult, build_sample_model, parse_samples
 from gridos.telemetry.store import SampleStore, to_us
@@ -37,9 +38,11 @@ class TelemetryService:
         self.registry = registry
         self.metrics = metrics
         self.store = SampleStore(engine)
+        # Writes the 1-minute rollups of closed minutes (started as a job by gridos.app).
+        self.rollups = RollupJob(settings, engine, self.store.sqlite_write_lock)
         self.catalogue: dict[str, Measurement] = build_catalogue(settings.extra_measurements)
         # The read side: history, latest values, grid status and state changes (gridos.telemetry.queries).
-        self.queries = SampleQueries(settings, engine, self.store, registry, self.catalogue)
+        self.queries = SampleQueries(settings, engine, self.store, registry, self.catalogue, self.rollups)
         # The service stays the one entry point for reads; the SQL behind them is SampleQueries'.
         self.last_received = self.queries.last_received
         self.unit = self.queries.unit

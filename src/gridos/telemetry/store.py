@@ -3,8 +3,9 @@
 Raw samples are stored by integer series id (`series`: one row per device and measurement, ids handed
 out once and cached here), keyed by (series_id, ts) in `series_samples`; the view `samples` joins the
 names back for readers. Both paths keep three things consistent in one transaction: the raw samples
-(idempotent on series, ts), the latest value per device and measurement, and the 1-minute rollups.
-Only rows actually inserted feed the rollups, so a retried batch never counts twice.
+(idempotent on series, ts), the latest value per device and measurement, and a mark per minute written
+into (`rollup_pending`), from which the rollup job (gridos.telemetry.rollups) writes the 1-minute rollups
+once the minute is closed.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gridos.clock import DAY_US, from_us, to_us
 from gridos.db import locks
-from gridos.db.tables import latest_samples, rollups_1m, series, series_samples
-from gridos.telemetry.samples import INVALID, Sample
+from gridos.db.tables import latest_samples, rollup_pending, rollups_1m, series, series_samples
+from gridos.telemetry.rollups import pending_marks
+from gridos.telemetry.samples import Sample
 
 Row = Sample  # (device_id, measurement, ts_us, value, quality, received_at_us)
 SeriesKey = tuple[str, str]
-
-MINUTE_US = 60_000_000
 
 
 class SampleStore:
@@ -39,7 +39,7 @@ class SampleStore:
         self._partitions: set[date] = set()
         self._partition_lock = threading.Lock()
         # SQLite has one writer; serialising in-process avoids busy-timeouts under concurrent batches.
-        self._sqlite_write_lock = threading.Lock()
+        self.sqlite_write_lock = threading.Lock()
         # Series ids never change once handed out, so every process may cache them for its lifetime.
         self._ids: dict[SeriesKey, int] = {}
         self._names: dict[int, SeriesKey] = {}
@@ -62,7 +62,7 @@ class SampleStore:
                     with self.engine.begin() as conn:
                         conn.execute(insert(series).values(values).on_conflict_do_nothing())
                 else:
-                    with self._sqlite_write_lock, self.engine.begin() as conn:
+                    with self.sqlite_write_lock, self.engine.begin() as conn:
                         conn.execute(insert(series).values(values).on_conflict_do_nothing())
                 self._load({d for d, _ in chunk})
         return {k: ids[k] for k in keys}
@@ -109,7 +109,7 @@ class SampleStore:
             self.ensure_partitions({_day(r[2]) for r in rows})
             with self.engine.begin() as conn:
                 return _write_postgres(conn, rows, keyed, self.names)
-        with self._sqlite_write_lock, self.engine.begin() as conn:
+        with self.sqlite_write_lock, self.engine.begin() as conn:
             return _write_generic(conn, keyed, self.names)
 
     # -- partitions and retention ---------------------------------------------------------------
@@ -148,7 +148,7 @@ class SampleStore:
                         self._partitions.discard(day)
                         dropped.append(partition_name(day))
         else:
-            with self._sqlite_write_lock, self.engine.begin() as conn:
+            with self.sqlite_write_lock, self.engine.begin() as conn:
                 conn.execute(series_samples.delete().where(series_samples.c.ts < _day_start_us(cutoff_day)))
         rollup_cutoff = _day_start_us(today - timedelta(days=rollup_retention_days))
         with self.engine.begin() as conn:
@@ -198,10 +198,6 @@ CREATE TEMP TABLE IF NOT EXISTS gridos_stage (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS gridos_series_stage (
     series_id integer, quality smallint, ts bigint, value double precision, received_at bigint
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS gridos_rollup_stage (
-    device_id varchar(128), measurement varchar(64), bucket bigint, min double precision,
-    max double precision, sum double precision, count bigint, last double precision, last_ts bigint
 ) ON COMMIT DELETE ROWS
 """
 
@@ -215,18 +211,6 @@ _PG_DEDUP_INSERT = """
 INSERT INTO series_samples (series_id, quality, ts, value, received_at)
 SELECT series_id, quality, ts, value, received_at FROM gridos_series_stage
 ON CONFLICT DO NOTHING RETURNING series_id, quality, ts, value, received_at
-"""
-
-_PG_MERGE_ROLLUPS = """
-INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts)
-SELECT * FROM gridos_rollup_stage ORDER BY device_id, measurement, bucket
-ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET
-    min = LEAST(r.min, EXCLUDED.min),
-    max = GREATEST(r.max, EXCLUDED.max),
-    sum = r.sum + EXCLUDED.sum,
-    count = r.count + EXCLUDED.count,
-    last = CASE WHEN EXCLUDED.last_ts >= r.last_ts THEN EXCLUDED.last ELSE r.last END,
-    last_ts = GREATEST(r.last_ts, EXCLUDED.last_ts)
 """
 
 _PG_MERGE_LATEST = """
@@ -243,8 +227,8 @@ def _write_postgres(
 ) -> int:
     """Fast path: binary COPY straight into `series_samples`. Client retries are rare, so only when the
     COPY hits an existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
-    ON CONFLICT DO NOTHING. Either way the rollups and latest values are then merged from exactly the
-    rows that were new, through one COPY and one upsert each."""
+    ON CONFLICT DO NOTHING. Either way the latest values are then merged from exactly the rows that were
+    new (one COPY and one upsert), and the minutes they fall into are marked for the rollup job."""
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
@@ -270,15 +254,16 @@ def _write_postgres(
             cur.execute("TRUNCATE gridos_series_stage")
         if not new:
             return 0
-        _copy(cur, "COPY gridos_rollup_stage FROM STDIN", rollup_groups(new))
-        cur.execute(_PG_MERGE_ROLLUPS)
+        cur.executemany(
+            "INSERT INTO rollup_pending (bucket, received_at) VALUES (%s, %s)", pending_marks(new)
+        )
         _copy(cur, f"COPY gridos_stage ({_COLUMNS}) FROM STDIN", newest_per_series(new))
         cur.execute(_PG_MERGE_LATEST)
     return len(new)
 
 
 def _named(keyed: Sequence[Sequence[Any]], names: Callable[[int], SeriesKey]) -> list[Row]:
-    """Keyed rows (as stored) -> rows with the device and measurement names the rollups are kept by."""
+    """Keyed rows (as stored) -> rows with the device and measurement names latest values are kept by."""
     return [(*names(sid), ts, value, quality, received) for sid, quality, ts, value, received in keyed]
 
 
@@ -290,29 +275,6 @@ def _copy(
             copy.set_types(types)
         for row in rows:
             copy.write_row(row)
-
-
-def rollup_groups(rows: Sequence[Row]) -> list[tuple[str, str, int, float, float, float, int, float, int]]:
-    """Rows -> 1-minute partial aggregates (min, max, sum, count, last, last_ts); invalid samples excluded
-    so that a bad reading never widens the envelope an operator sees."""
-    groups: dict[tuple[str, str, int], list] = {}
-    for device_id, measurement, ts, value, quality, _ in rows:
-        if quality >= INVALID:
-            continue
-        key = (device_id, measurement, ts - ts % MINUTE_US)
-        g = groups.get(key)
-        if g is None:
-            groups[key] = [value, value, value, 1, value, ts]
-        else:
-            if value < g[0]:
-                g[0] = value
-            if value > g[1]:
-                g[1] = value
-            g[2] += value
-            g[3] += 1
-            if ts >= g[5]:
-                g[4], g[5] = value, ts
-    return [(*k, *g) for k, g in sorted(groups.items())]
 
 
 def newest_per_series(rows: Sequence[Row]) -> list[Row]:
@@ -342,20 +304,7 @@ def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[
     if not stored_keyed:
         return 0
     stored = _named(stored_keyed, names)
-    groups = rollup_groups(stored)
-    if groups:
-        conn.execute(
-            text(
-                "INSERT INTO rollups_1m AS r (device_id, measurement, bucket, min, max, sum, count, last, last_ts) "
-                "VALUES (:d, :m, :b, :mn, :mx, :s, :c, :l, :lt) "
-                "ON CONFLICT (device_id, measurement, bucket) DO UPDATE SET "
-                "min = min(r.min, excluded.min), max = max(r.max, excluded.max), sum = r.sum + excluded.sum, "
-                "count = r.count + excluded.count, "
-                "last = CASE WHEN excluded.last_ts >= r.last_ts THEN excluded.last ELSE r.last END, "
-                "last_ts = max(r.last_ts, excluded.last_ts)"
-            ),
-            [dict(zip(("d", "m", "b", "mn", "mx", "s", "c", "l", "lt"), g, strict=True)) for g in groups],
-        )
+    conn.execute(rollup_pending.insert(), [{"bucket": b, "received_at": r} for b, r in pending_marks(stored)])
     conn.execute(
         text(
             "INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at) "
