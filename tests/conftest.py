@@ -44,6 +44,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     server.drop_database(name)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, not the migrated template: for tests that migrate it themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gridos.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
 @pytest.fixture
 def tokens() -> Tokens:
     return Tokens(*(secrets.token_urlsafe(12) for _ in range(4)))

@@ -8,14 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
@@ -23,10 +20,9 @@ from gridos.app import create_app
 from gridos.archive.backup import backup, restore
 from gridos.clock import DAY_US, to_us
 from gridos.config import Settings
-from gridos.db.migrate import alembic_config
 from gridos.telemetry.service import QUALITY_NAMES
 from tests.support.clock import iso, past
-from tests.support.postgres import PostgresServer
+from tests.support.migrations import migrate
 from tests.support.tokens import Tokens
 
 DEVICES = ("north/feeder-1", "north/feeder-2", "south/bus-1")
@@ -34,25 +30,6 @@ MEASUREMENTS = ("voltage", "current", "frequency")
 T0 = past(days=2, align=timedelta(days=1)) + timedelta(
     hours=23, minutes=30
 )  # 23:30, two days ago: spans midnight
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def v1_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database, not the migrated template: the test migrates it itself."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gridos.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    name = server.create_database()
-    yield server.url(name)
-    server.drop_database(name)
-
-
-def _migrate(engine: Engine, revision: str, down: bool = False) -> None:
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def _seed_v1(engine: Engine) -> list[tuple[str, str, int, float, int, int]]:
@@ -107,9 +84,9 @@ def _answers(client: TestClient, device: str, measurement: str) -> list[tuple[st
     return [(p["ts"], p["value"], p["quality"]) for p in r.json()["points"]]
 
 
-def test_0005_data_answers_the_same_after_0006(v1_url: str, tokens: Tokens) -> None:
-    engine = create_engine(v1_url)
-    _migrate(engine, "0005_archive_catalog")
+def test_0005_data_answers_the_same_after_0006(empty_database_url: str, tokens: Tokens) -> None:
+    engine = create_engine(empty_database_url)
+    migrate(engine, "0005_archive_catalog")
     rows = _seed_v1(engine)
     names = QUALITY_NAMES
     expected = {
@@ -122,7 +99,7 @@ def test_0005_data_answers_the_same_after_0006(v1_url: str, tokens: Tokens) -> N
         for m in MEASUREMENTS
     }
 
-    _migrate(engine, "head")
+    migrate(engine, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM series")).scalar_one() == 9
         assert conn.execute(text("SELECT count(*) FROM series_samples")).scalar_one() == len(rows)
@@ -142,7 +119,7 @@ def test_0005_data_answers_the_same_after_0006(v1_url: str, tokens: Tokens) -> N
             ).scalars()
             assert len(list(parts)) == 2
 
-    settings = Settings(database_url=v1_url, api_tokens=f"admin:{tokens.admin}", log_json=False)  # type: ignore[call-arg]
+    settings = Settings(database_url=empty_database_url, api_tokens=f"admin:{tokens.admin}", log_json=False)  # type: ignore[call-arg]
     app = create_app(settings)
     with TestClient(app, headers=tokens.header("admin")) as client:
         for (device, measurement), points in expected.items():
@@ -188,7 +165,7 @@ def test_0005_data_answers_the_same_after_0006(v1_url: str, tokens: Tokens) -> N
                 values[-1],
             )
 
-    _migrate(engine, "0005_archive_catalog", down=True)
+    migrate(engine, "0005_archive_catalog", down=True)
     with engine.connect() as conn:
         back = conn.execute(
             text("SELECT device_id, measurement, ts, value, quality, received_at FROM samples")
@@ -197,10 +174,10 @@ def test_0005_data_answers_the_same_after_0006(v1_url: str, tokens: Tokens) -> N
     engine.dispose()
 
 
-def test_backup_from_before_0006_restores(v1_url: str, tmp_path: Path) -> None:
+def test_backup_from_before_0006_restores(empty_database_url: str, tmp_path: Path) -> None:
     """A backup written at 0005 holds `samples` by name; restored into 0006 they land under series ids."""
-    engine = create_engine(v1_url)
-    _migrate(engine, "0005_archive_catalog")
+    engine = create_engine(empty_database_url)
+    migrate(engine, "0005_archive_catalog")
     rows = _seed_v1(engine)
     # What the backup of 0005 wrote: every table, `samples` among them (today's code knows no such table,
     # so that one file is added here as 0005 wrote it).
@@ -230,7 +207,7 @@ def test_backup_from_before_0006_restores(v1_url: str, tmp_path: Path) -> None:
     manifest["tables"]["samples"] = {"rows": len(old), "sha256": digest}
     (out / "manifest.json").write_text(json.dumps(manifest))
 
-    _migrate(engine, "head")
+    migrate(engine, "head")
     with engine.begin() as conn:  # something to replace: --force empties series and series_samples too
         conn.execute(text("DELETE FROM series_samples WHERE ts < :t"), {"t": rows[3][2]})
     result = restore(engine, out, force=True)

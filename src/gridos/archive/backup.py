@@ -31,6 +31,7 @@ from sqlalchemy import (
     Engine,
     Float,
     Integer,
+    MetaData,
     SmallInteger,
     Table,
     TypeDecorator,
@@ -73,9 +74,20 @@ def _arrow_type(column: Any) -> pa.DataType:
 
 
 def _tables(engine: Engine) -> list[Table]:
+    """The tables of the code's schema that the database holds. A table whose columns differ (a database
+    at an older revision, e.g. rollups by name before 0007) is taken as the database has it: restore
+    converts what it knows."""
     with engine.connect() as conn:
         existing = set(conn.dialect.get_table_names(conn))
-    return [t for t in metadata.sorted_tables if t.name in existing]
+        tables = []
+        for t in metadata.sorted_tables:
+            if t.name not in existing:
+                continue
+            columns = [c["name"] for c in conn.dialect.get_columns(conn, t.name)]
+            tables.append(
+                t if set(columns) == set(t.columns.keys()) else Table(t.name, MetaData(), autoload_with=conn)
+            )
+    return tables
 
 
 def backup(engine: Engine, out: Path) -> dict:
