@@ -3,12 +3,13 @@ one run with a raw binary COPY of the same rows into the same table (`series_sam
 id: the physical limit here), and the bytes per sample the API path left on disk.
 
 Both write to a durable PostgreSQL (fsync on, synchronous_commit on) started for the run. The API path
-also deduplicates, maintains the latest-value table and the 1-minute rollups in the same transaction;
-raw COPY does none of that. Bytes: growth of every table with its indexes (pg_total_relation_size) over
-the timed part, divided by the samples written.
+also deduplicates, maintains the latest-value table and marks the minutes written for the rollup job in the
+same transaction; raw COPY does none of that. Bytes: growth of every table with its indexes
+(pg_total_relation_size) over the timed part, divided by the samples written. The service's rollup job is
+held off during the timed part; `--rollup-job` then runs it once (timed) and measures the bytes again.
 
     uv run python -m benchmarks.ingest [--samples 2000000] [--batch 5000] [--clients 4] [--workers 2]
-        [--no-copy]
+        [--no-copy] [--rollup-job]
 """
 
 from __future__ import annotations
@@ -123,6 +124,31 @@ def run_copy(url: str, dsn: str, batches: list[list[dict]], clients: int) -> flo
     return time.perf_counter() - started
 
 
+def _breakdown(now: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]], total: int) -> dict:
+    out = {}
+    for name, (table, index) in now.items():
+        t0, i0 = before.get(name, (0, 0))
+        if (table - t0) + (index - i0) >= total // 100:  # what costs at least 0.01 byte per sample
+            out[name] = {"table": round((table - t0) / total, 1), "indexes": round((index - i0) / total, 1)}
+    return out
+
+
+def _rollup_job(url: str, total: int) -> dict[str, object]:
+    """One run of the service's rollup job over everything written (every minute is closed: the data is
+    12 hours old)."""
+    import threading
+
+    from gridos.config import Settings
+    from gridos.telemetry.rollups import RollupJob
+
+    engine = create_engine(url)
+    started = time.perf_counter()
+    minutes = RollupJob(Settings(database_url=url), engine, threading.Lock()).run()
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"minutes": minutes, "seconds": round(seconds, 2), "samples_per_s": round(total / seconds)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=2_000_000)
@@ -136,6 +162,11 @@ def main() -> None:
         "--no-copy",
         action="store_true",
         help="API path only (e.g. to measure an older schema, same workload)",
+    )
+    ap.add_argument(
+        "--rollup-job",
+        action="store_true",
+        help="after the write, run the rollup job once: its time and the bytes after it",
     )
     args = ap.parse_args()
     extra_env = dict(item.split("=", 1) for item in args.env)
@@ -153,6 +184,8 @@ def main() -> None:
                 "GRIDOS_WORKERS": str(args.workers),
                 "GRIDOS_LOG_LEVEL": "WARNING",
                 "GRIDOS_DB_POOL_SIZE": str(args.clients),
+                # Not during the timed part: `--rollup-job` runs it afterwards, on its own.
+                "GRIDOS_ROLLUP_INTERVAL_SECONDS": "86400",
                 **extra_env,
             },
         )
@@ -165,14 +198,14 @@ def main() -> None:
         finally:
             server.stop()
         api_bytes = pg_bytes(pg.dsn(api_db)) - before
-        breakdown = {}
-        for name, (table, index) in pg_bytes_by_table(pg.dsn(api_db)).items():
-            t0, i0 = before_tables.get(name, (0, 0))
-            if (table - t0) + (index - i0) >= total // 100:  # what costs at least 0.01 byte per sample
-                breakdown[name] = {
-                    "table": round((table - t0) / total, 1),
-                    "indexes": round((index - i0) / total, 1),
-                }
+        breakdown = _breakdown(pg_bytes_by_table(pg.dsn(api_db)), before_tables, total)
+        job: dict[str, object] = {}
+        if args.rollup_job:
+            job = _rollup_job(pg.url(api_db), total)
+            job["bytes_per_sample"] = round((pg_bytes(pg.dsn(api_db)) - before) / total, 1)
+            job["bytes_per_sample_by_table"] = _breakdown(
+                pg_bytes_by_table(pg.dsn(api_db)), before_tables, total
+            )
         copy_s = None if args.no_copy else run_copy(pg.url(copy_db), pg.dsn(copy_db), batches, args.clients)
         with psycopg.connect(pg.dsn(api_db)) as c:
             stored = c.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
@@ -189,6 +222,7 @@ def main() -> None:
         "api_bytes_per_sample": round(api_bytes / total, 1),
         "api_bytes_per_sample_by_table": breakdown,
         "api_rows_stored": stored,
+        "after_rollup_job": job or None,
         "cpus": os.cpu_count(),
         "loadavg_after": os.getloadavg(),
         "extra_env": extra_env,

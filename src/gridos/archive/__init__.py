@@ -44,7 +44,7 @@ def install(app: FastAPI, services: Services) -> None:
         services.settings.rollup_retention_days,
         rollups=services.telemetry.rollups,
     )
-    archiver = Archiver(services.engine, storage, settings)
+    archiver = Archiver(services.engine, storage, settings, roll_up=services.telemetry.rollups.run)
     services.archiver = archiver
     if not settings.schedule:
         return

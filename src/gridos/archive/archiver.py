@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -53,10 +54,19 @@ class ArchiveReport:
 
 
 class Archiver:
-    def __init__(self, engine: Engine, storage: ArchiveStorage, settings: ArchiveSettings) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        storage: ArchiveStorage,
+        settings: ArchiveSettings,
+        roll_up: Callable[[], object] | None = None,
+    ) -> None:
         self.engine = engine
         self.storage = storage
         self.settings = settings
+        # The rollup job (gridos.telemetry.rollups): a day's hot rows leave only once its minutes are
+        # rolled up, so each run rolls up first instead of deferring the day to the next one.
+        self.roll_up = roll_up
 
     def cutoff(self, now: datetime) -> date:
         """Days strictly before this one are closed and old enough to archive."""
@@ -75,6 +85,8 @@ class Archiver:
                 report.skipped = "another archiver holds the lock"
                 return report
             try:
+                if self.roll_up is not None:
+                    self.roll_up()
                 self._remove_superseded()
                 days = hot.days_with_samples(self.engine, self.cutoff(now))
                 for day in days if only_day is None else [d for d in days if d == only_day]:
@@ -122,7 +134,8 @@ class Archiver:
         else:
             report.deferred_days.append(day.isoformat())
             log.info(
-                "late samples arrived while archiving; the day is finished on the next run",
+                "late samples arrived while archiving, or minutes not rolled up yet; the day is finished on "
+                "the next run",
                 extra={"day": day.isoformat()},
             )
 

@@ -64,9 +64,12 @@ def archive(
 ) -> None:
     """Move closed days (older than GRIDOS_ARCHIVE_AFTER_DAYS) to the Parquet cold tier. Idempotent;
     safe to kill at any point and rerun."""
+    import threading
+
     from gridos.archive.archiver import Archiver
     from gridos.archive.storage import ArchiveError, open_storage
     from gridos.observability.logging import configure_logging
+    from gridos.telemetry.rollups import RollupJob
 
     core = _settings("archive")
     settings = core.archive
@@ -87,7 +90,7 @@ def archive(
     engine = _engine("archive", core)
     try:
         storage = open_storage(settings)
-        archiver = Archiver(engine, storage, settings)
+        archiver = Archiver(engine, storage, settings, roll_up=RollupJob(core, engine, threading.Lock()).run)
         if verify:
             problems = archiver.verify()
             for p in problems:

@@ -115,9 +115,11 @@ def _fetch(engine: Engine, sql: str, params: dict) -> pa.Table:
 
 def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
     """Drop the hot samples of `day` if and only if there are exactly `expected_rows` of them, i.e. none
-    arrived after they were archived (samples are insert-only, so the count identifies the set).
+    arrived after they were archived (samples are insert-only, so the count identifies the set), and the
+    rollup job has rolled up every minute of it (it reads the hot rows of the minutes still pending).
     Returns False, deleting nothing, otherwise: the next run archives the late rows first."""
     start = day_start_us(day)
+    pending = "SELECT 1 FROM rollup_pending WHERE bucket >= :s AND bucket < :e LIMIT 1"
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             name = partition_name(day)
@@ -126,10 +128,14 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
             count = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
             if count != expected_rows:
                 return False
+            if conn.execute(text(pending), {"s": start, "e": start + DAY_US}).first():
+                return False
             # TRUNCATE, not DROP: the partition stays for the retention window, so a late sample for
             # this day is stored (and archived on the next run) instead of failing for want of a partition.
             conn.exec_driver_sql(f"TRUNCATE {name}")
             return True
+        if conn.execute(text(pending), {"s": start, "e": start + DAY_US}).first():
+            return False
         deleted = conn.execute(
             text("DELETE FROM series_samples WHERE ts >= :s AND ts < :e"),
             {"s": start, "e": start + DAY_US},

@@ -39,21 +39,25 @@ MINUTE_US = 60_000_000
 GRACE_US = 10_000_000
 
 # Buckets of `:step` µs of series `:sid` in [:s, :e) (whole minutes): bucket, min, max, sum, count, the last
-# value (of the newest valid sample) and its time. Minutes pending since `:hot` (all of their raw samples
-# hot) come from the raw samples, every other minute from its rollup. The history API and the cold tier's
-# merge (gridos.archive.query) both read rollups this way.
+# value (of the newest valid sample) and its time. A minute pending since `:hot` (all its raw samples hot)
+# comes from its raw samples alone; an older pending minute from its rollup plus the raw samples of the
+# batches it is pending for (what the job will merge); every other minute from its rollup. The history API
+# and the cold tier's merge (gridos.archive.query) both read rollups this way.
 ROLLUP_BUCKETS = f"""
 WITH pending AS (
-    SELECT DISTINCT bucket FROM rollup_pending WHERE bucket >= :s AND bucket < :e AND bucket >= :hot
+    SELECT DISTINCT bucket FROM rollup_pending WHERE bucket >= :s AND bucket < :e
 ), minutes AS (
     SELECT bucket, min, max, sum, count, last, last_ts FROM rollups_1m
-    WHERE series_id = :sid AND bucket >= :s AND bucket < :e AND bucket NOT IN (SELECT bucket FROM pending)
+    WHERE series_id = :sid AND bucket >= :s AND bucket < :e
+      AND bucket NOT IN (SELECT bucket FROM pending WHERE bucket >= :hot)
     UNION ALL
     SELECT a.bucket, a.mn, a.mx, a.sm, a.cnt, x.value, a.lts FROM (
         SELECT p.bucket, min(v.value) AS mn, max(v.value) AS mx, sum(v.value) AS sm, count(*) AS cnt,
                max(v.ts) AS lts
         FROM pending p JOIN series_samples v ON v.series_id = :sid AND v.ts >= p.bucket
              AND v.ts < p.bucket + {MINUTE_US} AND v.ts >= :s AND v.ts < :e AND v.quality < {INVALID}
+        WHERE p.bucket >= :hot OR v.received_at IN (
+            SELECT r.received_at FROM rollup_pending r WHERE r.bucket = p.bucket)
         GROUP BY p.bucket) a
     JOIN series_samples x ON x.series_id = :sid AND x.ts = a.lts AND x.ts >= :s AND x.ts < :e
 )
