@@ -4,6 +4,7 @@ batches; the open minute waits; late data into a day whose raw samples left the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,3 +163,15 @@ def test_late_data_into_a_day_no_longer_all_hot_is_merged(app_client: TestClient
         assert (bucket["count"], bucket["min"], bucket["max"], bucket["last"]) == (5, 4.0, 8.0, 8.0)
         assert bucket["avg"] == pytest.approx(30.0 / 5)
     assert services.telemetry.rollups.run() == 0
+
+
+def test_the_service_runs_the_job_every_interval(make_settings, tokens: Tokens) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(
+        create_app(make_settings(rollup_interval_seconds=0.2)), headers=tokens.header("admin")
+    ) as c:
+        c.put(f"/api/v1/devices/{DEVICE}", json={"type": "feeder", "site": "north"})
+        assert _post(c, T0, [1.0, 2.0, 3.0]) == 3
+        deadline = time.monotonic() + 10
+        while _count(c, "rollup_pending") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (_count(c, "rollups_1m"), _count(c, "rollup_pending")) == (1, 0)

@@ -44,7 +44,12 @@ def test_unknown_names_get_the_closest_valid_one() -> None:
         "unknown setting GRIDOS_ALARMS_FLOD_THRESHOLD is ignored; did you mean GRIDOS_ALARMS_FLOOD_THRESHOLD?",
         "unknown setting GRIDOS_NOTHING_LIKE_IT is ignored",
     ]
-    assert {"GRIDOS_MQTT_PASSWORD", "GRIDOS_MODBUS_REGISTER_MAP", "GRIDOS_DATA_DIR"} <= known_env_names()
+    assert {
+        "GRIDOS_MQTT_PASSWORD",
+        "GRIDOS_MODBUS_REGISTER_MAP",
+        "GRIDOS_DATA_DIR",
+        "GRIDOS_ROLLUP_INTERVAL_SECONDS",
+    } <= known_env_names()
 
 
 def test_one_settings_object_reads_every_section_once(monkeypatch: pytest.MonkeyPatch) -> None:
