@@ -33,27 +33,28 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _database(request: pytest.FixtureRequest, tmp_path: Path, migrated: bool) -> Iterator[str]:
+    if request.param == "sqlite":  # a new file; the app migrates SQLite at start-up
         yield f"sqlite:///{tmp_path / 'gridos.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    name = server.create_database(template=server.template)  # type: ignore[attr-defined]
+    name = server.create_database(template=server.template if migrated else None)  # type: ignore[attr-defined]
     yield server.url(name)
     server.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from _database(request, tmp_path, migrated=True)
+
+
+@pytest.fixture(params=BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database, not the migrated template: for tests that migrate it themselves."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gridos.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    name = server.create_database()
-    yield server.url(name)
-    server.drop_database(name)
+    yield from _database(request, tmp_path, migrated=False)
 
 
 @pytest.fixture
