@@ -175,3 +175,16 @@ def test_the_service_runs_the_job_every_interval(make_settings, tokens: Tokens) 
         while _count(c, "rollup_pending") and time.monotonic() < deadline:
             time.sleep(0.1)
         assert (_count(c, "rollups_1m"), _count(c, "rollup_pending")) == (1, 0)
+
+
+def test_a_backlog_is_rolled_up_in_bounded_transactions(app_client: TestClient) -> None:
+    start = past(hours=6)
+    values = [float(i % 7) for i in range(150)]  # 150 minutes, one sample a minute
+    assert _post(app_client, start, values, every_s=60) == 150
+    rollups = _services(app_client).telemetry.rollups
+    assert rollups.run() == 150
+    assert (_count(app_client, "rollups_1m"), _count(app_client, "rollup_pending")) == (150, 0)
+    _same(
+        _buckets(app_client, start, 150, step="10m"),
+        _expected(start, {start + timedelta(minutes=i): v for i, v in enumerate(values)}, step_s=600),
+    )

@@ -37,6 +37,7 @@ MINUTE_US = 60_000_000
 # A minute is rolled up once it ended this long ago: batches in flight for it have committed by then (later
 # ones only mark it again).
 GRACE_US = 10_000_000
+MINUTES_PER_TRANSACTION = 60
 
 # Buckets of `:step` µs of series `:sid` in [:s, :e) (whole minutes): bucket, min, max, sum, count, the last
 # value (of the newest valid sample) and its time. A minute pending since `:hot` (all its raw samples hot)
@@ -125,9 +126,18 @@ class RollupJob:
         return day_start_us(now.astimezone(UTC).date() - timedelta(days=self.hot_days))
 
     def run(self, now: datetime | None = None) -> int:
-        """Roll up every closed pending minute; returns how many minutes. All in one transaction: a crash
-        leaves the marks, and the next run does the work again."""
+        """Roll up every closed pending minute; returns how many minutes. A transaction per
+        MINUTES_PER_TRANSACTION minutes (a backlog after an outage is drained in bounded transactions): a
+        crash leaves the marks of the unfinished one, and the next run does that work again."""
         now = now or datetime.now(UTC)
+        done = 0
+        while True:
+            n = self._run_once(now)
+            done += n
+            if n < MINUTES_PER_TRANSACTION:
+                return done
+
+    def _run_once(self, now: datetime) -> int:
         with contextlib.ExitStack() as stack:
             if not self.postgres:
                 stack.enter_context(self._sqlite_write_lock)
@@ -141,8 +151,11 @@ class RollupJob:
             # Only the marks this statement sees go: a batch committing meanwhile keeps its own, and every
             # raw row of the marks taken is visible to the statements below (read committed).
             taken = conn.execute(
-                text("DELETE FROM rollup_pending WHERE bucket <= :upto RETURNING bucket, received_at"),
-                {"upto": to_us(now) - MINUTE_US - GRACE_US},
+                text(
+                    "DELETE FROM rollup_pending WHERE bucket IN (SELECT DISTINCT bucket FROM rollup_pending "
+                    "WHERE bucket <= :upto ORDER BY bucket LIMIT :n) RETURNING bucket, received_at"
+                ),
+                {"upto": to_us(now) - MINUTE_US - GRACE_US, "n": MINUTES_PER_TRANSACTION},
             ).all()
             minutes: dict[int, set[int]] = {}
             for bucket, received in taken:
