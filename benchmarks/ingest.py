@@ -25,7 +25,7 @@ import orjson
 import psycopg
 from sqlalchemy import create_engine
 
-from benchmarks.common import migrated_database, pg_bytes, pg_bytes_by_table, workdir
+from benchmarks.common import growth_per_sample, migrated_database, pg_bytes, pg_bytes_by_table, workdir
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -165,14 +165,7 @@ def main() -> None:
         finally:
             server.stop()
         api_bytes = pg_bytes(pg.dsn(api_db)) - before
-        breakdown = {}
-        for name, (table, index) in pg_bytes_by_table(pg.dsn(api_db)).items():
-            t0, i0 = before_tables.get(name, (0, 0))
-            if (table - t0) + (index - i0) >= total // 100:  # what costs at least 0.01 byte per sample
-                breakdown[name] = {
-                    "table": round((table - t0) / total, 1),
-                    "indexes": round((index - i0) / total, 1),
-                }
+        breakdown = growth_per_sample(before_tables, pg_bytes_by_table(pg.dsn(api_db)), total)
         copy_s = None if args.no_copy else run_copy(pg.url(copy_db), pg.dsn(copy_db), batches, args.clients)
         with psycopg.connect(pg.dsn(api_db)) as c:
             stored = c.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]
