@@ -233,16 +233,17 @@ def pg_left(dsn: str, before: int, before_tables: dict[str, tuple[int, int]], sa
     """What the write left in PostgreSQL once its day is archived, per sample: as it is, and after
     VACUUM FULL (the rollups' dead row versions from ingest upserts are reused by later writes, not
     returned, so the live size is what an old day keeps costing)."""
-    out = {}
-    for when in ("as_is", "after_vacuum_full"):
-        if when == "after_vacuum_full":
-            with psycopg.connect(dsn, autocommit=True) as c:
-                c.execute("VACUUM FULL")
-        out[when] = {
+
+    def left() -> dict:
+        return {
             "bytes_per_sample": per_sample(pg_bytes(dsn) - before, samples),
             "by_table": growth_per_sample(before_tables, pg_bytes_by_table(dsn), samples),
         }
-    return out
+
+    as_is = left()
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("VACUUM FULL")
+    return {"as_is": as_is, "after_vacuum_full": left()}
 
 
 def run_gridos_path(
