@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -50,6 +51,22 @@ def pg_bytes_by_table(dsn: str) -> dict[str, tuple[int, int]]:
     return {name: (int(t), int(i)) for name, t, i in rows}
 
 
+def growth_per_sample(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], samples: int
+) -> dict[str, dict[str, float]]:
+    """Bytes per sample that each table (and its indexes) grew by between two pg_bytes_by_table, for the
+    tables that grew by at least 0.01 byte per sample."""
+    out = {}
+    for name, (table, index) in after.items():
+        t0, i0 = before.get(name, (0, 0))
+        if (table - t0) + (index - i0) >= samples // 100:
+            out[name] = {
+                "table": round((table - t0) / samples, 1),
+                "indexes": round((index - i0) / samples, 1),
+            }
+    return out
+
+
 # Raw samples by integer series id, as the store keeps them: rows (series_id, quality, ts, value, received_at).
 COPY_SAMPLES = "COPY series_samples (series_id, quality, ts, value, received_at) FROM STDIN"
 # The 1-minute rollups of everything loaded with COPY_SAMPLES, as the rollup job would write them (the loaders
@@ -87,6 +104,18 @@ def summary_ms(values: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(values, 0.99) * 1000, 2),
         "mean_ms": round(statistics.fmean(values) * 1000, 2),
     }
+
+
+def disk_usage(*paths: Path) -> tuple[int, int]:
+    """(allocated bytes as `du` counts them, apparent bytes) of every file under `paths`."""
+    allocated = apparent = 0
+    for top in paths:
+        for dirpath, _dirs, files in os.walk(top):
+            for name in files:
+                st = os.stat(os.path.join(dirpath, name))
+                allocated += st.st_blocks * 512
+                apparent += st.st_size
+    return allocated, apparent
 
 
 def workdir(name: str) -> Path:

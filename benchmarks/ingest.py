@@ -26,7 +26,7 @@ import orjson
 import psycopg
 from sqlalchemy import create_engine
 
-from benchmarks.common import migrated_database, pg_bytes, pg_bytes_by_table, workdir
+from benchmarks.common import growth_per_sample, migrated_database, pg_bytes, pg_bytes_by_table, workdir
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -124,15 +124,6 @@ def run_copy(url: str, dsn: str, batches: list[list[dict]], clients: int) -> flo
     return time.perf_counter() - started
 
 
-def _breakdown(now: dict[str, tuple[int, int]], before: dict[str, tuple[int, int]], total: int) -> dict:
-    out = {}
-    for name, (table, index) in now.items():
-        t0, i0 = before.get(name, (0, 0))
-        if (table - t0) + (index - i0) >= total // 100:  # what costs at least 0.01 byte per sample
-            out[name] = {"table": round((table - t0) / total, 1), "indexes": round((index - i0) / total, 1)}
-    return out
-
-
 def _rollup_job(url: str, total: int) -> dict[str, object]:
     """One run of the service's rollup job over everything written (every minute is closed: the data is
     12 hours old)."""
@@ -198,13 +189,13 @@ def main() -> None:
         finally:
             server.stop()
         api_bytes = pg_bytes(pg.dsn(api_db)) - before
-        breakdown = _breakdown(pg_bytes_by_table(pg.dsn(api_db)), before_tables, total)
+        breakdown = growth_per_sample(before_tables, pg_bytes_by_table(pg.dsn(api_db)), total)
         job: dict[str, object] = {}
         if args.rollup_job:
             job = _rollup_job(pg.url(api_db), total)
             job["bytes_per_sample"] = round((pg_bytes(pg.dsn(api_db)) - before) / total, 1)
-            job["bytes_per_sample_by_table"] = _breakdown(
-                pg_bytes_by_table(pg.dsn(api_db)), before_tables, total
+            job["bytes_per_sample_by_table"] = growth_per_sample(
+                before_tables, pg_bytes_by_table(pg.dsn(api_db)), total
             )
         copy_s = None if args.no_copy else run_copy(pg.url(copy_db), pg.dsn(copy_db), batches, args.clients)
         with psycopg.connect(pg.dsn(api_db)) as c:

@@ -3,5 +3,5 @@
 .PHONY: bench-peer
 BENCH_TARGETS += bench-peer
 
-bench-peer: deps ## GridOS (REST and line protocol) next to InfluxDB 1.6: samples/s and bytes/sample
+bench-peer: deps ## GridOS (REST and line protocol) next to InfluxDB 1.6: samples/s, bytes/sample hot and old (compacted TSM vs archived Parquet)
 	@$(UV) run --frozen python -m benchmarks.peer $(BENCH_ARGS)
