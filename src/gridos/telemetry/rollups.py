@@ -47,7 +47,10 @@ MINUTES_PER_TRANSACTION = 60
 # and the cold tier's merge (gridos.archive.query) both read rollups this way.
 def rollup_buckets(postgres: bool) -> str:
     """The buckets query below for this backend: raw samples from `points` (segments on PostgreSQL)."""
-    return _ROLLUP_BUCKETS.format(samples=points(postgres, ":s", ":e", "series_id = :sid"))
+    # Raw samples are read for pending minutes only: from the first of them, not from :s (a long range
+    # would otherwise unnest every segment in it, a segment's ts not being indexable).
+    first_pending = "(SELECT coalesce(min(bucket), :e) FROM pending)"
+    return _ROLLUP_BUCKETS.format(samples=points(postgres, first_pending, ":e", "series_id = :sid"))
 
 
 _ROLLUP_BUCKETS = f"""

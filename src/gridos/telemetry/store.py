@@ -129,7 +129,8 @@ class SampleStore:
         with self._partition_lock, self.engine.begin() as conn:
             # Two replicas creating the same partition would race on the catalog: serialise them.
             locks.xact_lock(conn, locks.PARTITIONS)
-            existing = set(existing_partitions(conn))
+            # A day counts as existing once both of its partitions do (CREATE IF NOT EXISTS does the rest).
+            existing = set(existing_partitions(conn)) & set(existing_partitions(conn, "series_segments"))
             for day in sorted(missing - existing):
                 create_partitions(conn, day)
             self._partitions |= existing | missing
