@@ -8,7 +8,7 @@ into (`rollup_pending`), from which the rollup job (gridos.telemetry.rollups) wr
 once the minute is closed.
 
 On PostgreSQL the job then compacts every closed minute it rolled up into `series_segments`: one row per
-series and minute holding the minute's samples as arrays (gridos.telemetry.rollups). Readers take
+series and minute holding the minute's samples as arrays (gridos.telemetry.segments). Readers take
 `points(...)`, the union of both, bounded by time so that only the day partitions in range are read; the
 view `samples` is the same union, unbounded. A sample already in a segment is a duplicate: a batch that
 reaches back to a compacted minute checks the segments after its insert (`_drop_compacted`).
