@@ -39,10 +39,12 @@ def pg_bytes(dsn: str) -> int:
 
 
 def pg_bytes_by_table(dsn: str) -> dict[str, tuple[int, int]]:
-    """(table bytes, index bytes) per table, the day partitions of raw samples summed as `raw samples`."""
+    """(table bytes, index bytes) per table, the day partitions of raw samples summed as `raw samples`,
+    those of series_segments as `segments`."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(
-            "SELECT CASE WHEN c.relname LIKE '%%samples_p%%' THEN 'raw samples' ELSE c.relname END,"
+            "SELECT CASE WHEN c.relname LIKE '%%samples_p%%' THEN 'raw samples'"
+            " WHEN c.relname LIKE 'series_segments_p%%' THEN 'segments' ELSE c.relname END,"
             " sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid)) FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"

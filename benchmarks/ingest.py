@@ -6,10 +6,12 @@ Both write to a durable PostgreSQL (fsync on, synchronous_commit on) started for
 also deduplicates, maintains the latest-value table and marks the minutes written for the rollup job in the
 same transaction; raw COPY does none of that. Bytes: growth of every table with its indexes
 (pg_total_relation_size) over the timed part, divided by the samples written. The service's rollup job is
-held off during the timed part; `--rollup-job` then runs it once (timed) and measures the bytes again.
+held off during the timed part; `--rollup-job` then runs it once (timed; it also compacts the closed
+minutes into `series_segments`) and measures the bytes again, and once more after a plain VACUUM of the
+database (the compacted raw rows' space is then free for reuse, though files and indexes keep their size).
 
     uv run python -m benchmarks.ingest [--samples 2000000] [--batch 5000] [--clients 4] [--workers 2]
-        [--no-copy] [--rollup-job]
+        [--no-copy] [--rollup-job [--second-round]]
 """
 
 from __future__ import annotations
@@ -140,6 +142,37 @@ def _rollup_job(url: str, total: int) -> dict[str, object]:
     return {"minutes": minutes, "seconds": round(seconds, 2), "samples_per_s": round(total / seconds)}
 
 
+def _second_round(
+    args: argparse.Namespace, env: dict[str, str], dsn: str, url: str, start: datetime, total: int
+) -> dict[str, object]:
+    """The same workload again right after the first (a running historian's next minutes): its REST rate,
+    and the bytes per sample it added once the job ran and a VACUUM made the first round's space free."""
+    later = start + timedelta(seconds=args.samples // len(MEASUREMENTS) // DEVICES)
+    bodies = [orjson.dumps(b) for b in make_batches(args.samples, args.batch, later)]
+    with psycopg.connect(dsn, autocommit=True) as c:
+        # A B-tree page emptied by one VACUUM is handed out for reuse by a later one (once no snapshot
+        # can still need it): what autovacuum's next visit does in a running historian.
+        c.execute("SELECT txid_current()")
+        c.execute("VACUUM")
+        # The first round's write-ahead log (the job's compaction wrote its rows twice) is flushed now, not
+        # by a checkpoint in the middle of this round's timed part.
+        c.execute("CHECKPOINT")
+    before, before_tables = pg_bytes(dsn), pg_bytes_by_table(dsn)
+    server = start_gridos(workdir("ingest"), env)
+    try:
+        api_s = run_api(server.url, server.ingest_token, bodies, args.clients)
+    finally:
+        server.stop()
+    _rollup_job(url, total)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("VACUUM")
+    return {
+        "api_samples_per_s": round(total / api_s),
+        "bytes_per_sample_after_job_and_vacuum": round((pg_bytes(dsn) - before) / total, 1),
+        "bytes_per_sample_by_table": growth_per_sample(before_tables, pg_bytes_by_table(dsn), total),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=2_000_000)
@@ -155,6 +188,12 @@ def main() -> None:
         help="API path only (e.g. to measure an older schema, same workload)",
     )
     ap.add_argument(
+        "--second-round",
+        action="store_true",
+        help="with --rollup-job: after the job and VACUUM, write as much again (the minutes after), run "
+        "the job, VACUUM, and report that round's growth (space freed by the first round reused)",
+    )
+    ap.add_argument(
         "--rollup-job",
         action="store_true",
         help="after the write, run the rollup job once: its time and the bytes after it",
@@ -167,19 +206,17 @@ def main() -> None:
     total = sum(len(b) for b in batches) * len(MEASUREMENTS)
     with running_postgres(fsync=True) as pg:
         api_db, copy_db = migrated_database(pg), migrated_database(pg)
-        server = start_gridos(
-            workdir("ingest"),
-            {
-                "GRIDOS_DATABASE_URL": pg.url(api_db),
-                "GRIDOS_UNKNOWN_DEVICE": "auto_register",
-                "GRIDOS_WORKERS": str(args.workers),
-                "GRIDOS_LOG_LEVEL": "WARNING",
-                "GRIDOS_DB_POOL_SIZE": str(args.clients),
-                # Not during the timed part: `--rollup-job` runs it afterwards, on its own.
-                "GRIDOS_ROLLUP_INTERVAL_SECONDS": "86400",
-                **extra_env,
-            },
-        )
+        env = {
+            "GRIDOS_DATABASE_URL": pg.url(api_db),
+            "GRIDOS_UNKNOWN_DEVICE": "auto_register",
+            "GRIDOS_WORKERS": str(args.workers),
+            "GRIDOS_LOG_LEVEL": "WARNING",
+            "GRIDOS_DB_POOL_SIZE": str(args.clients),
+            # Not during the timed part: `--rollup-job` runs it afterwards, on its own.
+            "GRIDOS_ROLLUP_INTERVAL_SECONDS": "86400",
+            **extra_env,
+        }
+        server = start_gridos(workdir("ingest"), env)
         try:
             # Warm-up: registers the devices and the connections.
             run_api(server.url, server.ingest_token, [orjson.dumps(b[:50]) for b in batches[:4]], 2)
@@ -197,6 +234,17 @@ def main() -> None:
             job["bytes_per_sample_by_table"] = growth_per_sample(
                 before_tables, pg_bytes_by_table(pg.dsn(api_db)), total
             )
+            with psycopg.connect(pg.dsn(api_db), autocommit=True) as c:
+                job["raw_rows_left"] = c.execute("SELECT count(*) FROM series_samples").fetchone()[0]  # type: ignore[index]
+                c.execute("VACUUM")
+            job["after_vacuum"] = {
+                "bytes_per_sample": round((pg_bytes(pg.dsn(api_db)) - before) / total, 1),
+                "bytes_per_sample_by_table": growth_per_sample(
+                    before_tables, pg_bytes_by_table(pg.dsn(api_db)), total
+                ),
+            }
+        if args.rollup_job and args.second_round:
+            job["second_round"] = _second_round(args, env, pg.dsn(api_db), pg.url(api_db), start, total)
         copy_s = None if args.no_copy else run_copy(pg.url(copy_db), pg.dsn(copy_db), batches, args.clients)
         with psycopg.connect(pg.dsn(api_db)) as c:
             stored = c.execute("SELECT count(*) FROM samples").fetchone()[0]  # type: ignore[index]

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 US = 1_000_000
+MINUTE_US = 60 * US
 DAY_US = 86_400 * US
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # built once: these run once per point of every query
 

@@ -102,7 +102,8 @@ def test_0005_data_answers_the_same_after_0006(empty_database_url: str, tokens: 
     migrate(engine, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM series")).scalar_one() == 9
-        assert conn.execute(text("SELECT count(*) FROM series_samples")).scalar_one() == len(rows)
+        # (0008 compacts them into segments on PostgreSQL: the view counts both.)
+        assert conn.execute(text("SELECT count(*) FROM samples")).scalar_one() == len(rows)
         # The view keeps the old columns for every reader of the history.
         assert sorted(
             tuple(r)

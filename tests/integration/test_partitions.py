@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 from gridos.app import create_app
 from gridos.config import Settings
 from gridos.telemetry.rollups import RollupJob
+from gridos.telemetry.segments import points
 from gridos.telemetry.store import SampleStore
 from tests.support.clock import past
 from tests.support.postgres import PostgresServer
@@ -47,6 +48,9 @@ def test_partitions_created_ahead_and_dropped_for_retention(store: SampleStore) 
     assert result["dropped_partitions"] == [f"series_samples_p{first:%Y%m%d}"]
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM samples")).scalar_one() == 1
+        # The job compacted both minutes; the dropped day's segments went with its partition.
+        assert conn.execute(text("SELECT count(*) FROM series_segments")).scalar_one() == 1
+        assert not conn.execute(text(f"SELECT to_regclass('series_segments_p{first:%Y%m%d}')")).scalar()
         # Rollups outlive raw data (their own retention).
         assert conn.execute(text("SELECT count(*) FROM rollups_1m")).scalar_one() == 2
 
@@ -90,3 +94,13 @@ def test_ingest_rejects_samples_older_than_retention(make_settings) -> None:  # 
             "/api/v1/scada/data", json={"device_id": "a", "voltage": 1, "timestamp": old}, headers=admin
         )
     assert r.status_code == 422 and "retention" in r.json()["detail"]
+
+
+def test_readers_of_segments_prune_partitions_and_use_the_key(store: SampleStore) -> None:
+    store.maintain(datetime.now(UTC), retention_days=5, rollup_retention_days=10, ahead_days=1)
+    now = int(datetime.now(UTC).timestamp() * 1e6)
+    relation = points(True, str(now - 3_600_000_000), str(now), "series_id = 1")
+    with store.engine.connect() as conn:
+        plan = "\n".join(conn.execute(text(f"EXPLAIN SELECT ts, value FROM {relation} p")).scalars())
+    assert "Index" in plan and "Seq Scan" not in plan, plan
+    assert 1 <= len(set(re.findall(r"series_segments_p\d{8}\b", plan))) <= 2, plan

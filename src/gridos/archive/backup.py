@@ -44,6 +44,7 @@ import gridos.archive.tables  # registers the catalog
 import gridos.identity.models  # noqa: F401 - registers the API keys and the audit log
 from gridos.db.migrate import current_revision
 from gridos.db.tables import metadata, rollups_1m, series, series_samples
+from gridos.telemetry.segments import SEGMENT_POINTS
 
 BATCH = 50_000
 MANIFEST = "manifest.json"
@@ -118,9 +119,15 @@ def backup(engine: Engine, out: Path) -> dict:
 def _dump(conn: Any, table: Table, path: Path) -> dict:
     schema = pa.schema([pa.field(c.name, _arrow_type(c)) for c in table.columns])
     pk = [c for c in table.primary_key.columns] or list(table.columns)
-    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
-        table.select().order_by(*pk)
-    )
+    query: Any = table.select().order_by(*pk)
+    if table is series_samples and _has_segments(conn):
+        # Compacted minutes are in `series_segments`: a backup holds every sample as a raw row, so it
+        # restores anywhere (SQLite too); a restored minute stays raw.
+        query = text(
+            f"SELECT series_id, quality, ts, value, received_at FROM (SELECT * FROM series_samples "
+            f"UNION ALL {SEGMENT_POINTS}) p ORDER BY series_id, ts"
+        )
+    result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(query)
     rows = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for chunk in result.partitions(BATCH):
@@ -133,6 +140,11 @@ def _dump(conn: Any, table: Table, path: Path) -> dict:
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
             rows += len(chunk)
     return {"rows": rows, "sha256": _sha256(path)}
+
+
+def _has_segments(conn: Any) -> bool:
+    """PostgreSQL from migration 0008 on (SQLite keeps raw rows only)."""
+    return conn.dialect.name == "postgresql" and bool(conn.dialect.has_table(conn, "series_segments"))
 
 
 def _sha256(path: Path) -> str:
@@ -194,6 +206,11 @@ def restore(engine: Engine, src: Path, force: bool = False) -> dict:
                 raise BackupError(
                     f"table {table.name} already holds {existing} rows (use --force to replace)"
                 )
+        if series_samples in targets and _has_segments(conn):
+            # The compacted samples go with the raw ones (the backup holds both as raw rows).
+            if conn.execute(text("SELECT 1 FROM series_segments LIMIT 1")).first() and not force:
+                raise BackupError("table series_segments already holds rows (use --force to replace)")
+            conn.execute(text("DELETE FROM series_segments"))
         for table in reversed(targets):
             conn.execute(table.delete())
         for table in order:

@@ -2,8 +2,9 @@
 
 Everything the cold tier knows about the layout of `samples` is in this module, so a change of the
 historian's row format touches this file and nothing else in the archive. Reads go through the view
-`samples` (names joined back from the integer series ids); deletes go to `series_samples` and its day
-partitions.
+`samples` (names joined back from the integer series ids; on PostgreSQL raw rows and the segments of
+compacted minutes, gridos.telemetry.segments); deletes go to `series_samples`, `series_segments` and their
+day partitions.
 """
 
 # SQL here is assembled from table/column names of this code base and bound parameters, never input.
@@ -20,7 +21,8 @@ import pyarrow.csv as pcsv
 from sqlalchemy import Engine, text
 
 from gridos.clock import DAY_US, day_of_us, day_start_us
-from gridos.telemetry.store import existing_partitions, partition_name
+from gridos.telemetry.segments import points
+from gridos.telemetry.store import existing_partitions, partition_name, segment_partition_name
 
 UNREGISTERED = "_unregistered"
 _COLUMNS = ("device_id", "measurement", "ts", "value", "quality", "received_at")
@@ -41,8 +43,13 @@ def days_with_samples(engine: Engine, before: date) -> list[date]:
         if engine.dialect.name == "postgresql":
             days = []
             for day in existing_partitions(conn):
-                name = partition_name(day)
-                if day < before and conn.exec_driver_sql(f"SELECT 1 FROM {name} LIMIT 1").first():
+                if (
+                    day < before
+                    and conn.exec_driver_sql(
+                        f"SELECT 1 FROM {partition_name(day)} UNION ALL "
+                        f"SELECT 1 FROM {segment_partition_name(day)} LIMIT 1"
+                    ).first()
+                ):
                     days.append(day)
             return sorted(days)
         days = []
@@ -71,7 +78,12 @@ def read_day(engine: Engine, day: date) -> Iterator[tuple[str, pa.Table]]:
     start = day_start_us(day)
     params: dict[str, object] = {"s": start, "e": start + DAY_US}
     cols = ", ".join(f"s.{c}" for c in _COLUMNS)
-    base = f"SELECT {cols} FROM samples s"
+    # The day's samples by name (the view `samples`, narrowed to the day: segments are read by bucket).
+    day_points = points(engine.dialect.name == "postgresql", ":s", ":e")
+    base = (
+        f"SELECT {cols} FROM (SELECT n.device_id, n.measurement, p.ts, p.value, p.quality, p.received_at "
+        f"FROM {day_points} p JOIN series n ON n.id = p.series_id) s"
+    )
     for site in [*sites_of_day(engine), None]:
         if site is None:
             where = "NOT EXISTS (SELECT 1 FROM devices d WHERE d.id = s.device_id)"
@@ -122,17 +134,20 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
     pending = "SELECT 1 FROM rollup_pending WHERE bucket >= :s AND bucket < :e LIMIT 1"
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            name = partition_name(day)
-            # ACCESS EXCLUSIVE: no insert can slip in between the count and the truncate.
-            conn.exec_driver_sql(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
-            count = conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+            name, segments = partition_name(day), segment_partition_name(day)
+            # ACCESS EXCLUSIVE: no insert (nor a compaction) can slip in between the count and the truncate.
+            conn.exec_driver_sql(f"LOCK TABLE {name}, {segments} IN ACCESS EXCLUSIVE MODE")
+            count = conn.exec_driver_sql(
+                f"SELECT (SELECT count(*) FROM {name}) "
+                f"+ (SELECT coalesce(sum(cardinality(offsets)), 0) FROM {segments})"
+            ).scalar()
             if count != expected_rows:
                 return False
             if conn.execute(text(pending), {"s": start, "e": start + DAY_US}).first():
                 return False
             # TRUNCATE, not DROP: the partition stays for the retention window, so a late sample for
             # this day is stored (and archived on the next run) instead of failing for want of a partition.
-            conn.exec_driver_sql(f"TRUNCATE {name}")
+            conn.exec_driver_sql(f"TRUNCATE {name}, {segments}")
             return True
         if conn.execute(text(pending), {"s": start, "e": start + DAY_US}).first():
             return False

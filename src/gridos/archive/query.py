@@ -24,8 +24,9 @@ from gridos.archive.tables import ACTIVE, archive_files
 from gridos.clock import DAY_US, day_of_us, day_start_us
 from gridos.db.tables import devices, series
 from gridos.errors import ServiceUnavailable
-from gridos.telemetry.rollups import ROLLUP_BUCKETS, RollupJob
+from gridos.telemetry.rollups import RollupJob, rollup_buckets
 from gridos.telemetry.samples import INVALID
+from gridos.telemetry.segments import points
 
 log = logging.getLogger("gridos.archive")
 
@@ -128,10 +129,9 @@ class ColdTier:
     def _hot_rows(
         self, device_id: str, measurement: str, s_us: int, e_us: int, limit: int | None
     ) -> pa.Table:
-        sql = (
-            "SELECT ts, value, quality FROM samples WHERE device_id = :d AND measurement = :m "
-            "AND ts >= :s AND ts < :e"
-        )
+        sid = "series_id = (SELECT id FROM series WHERE device_id = :d AND measurement = :m)"
+        rows_of = points(self.engine.dialect.name == "postgresql", ":s", ":e", sid)
+        sql = f"SELECT ts, value, quality FROM {rows_of} p WHERE {sid} AND ts >= :s AND ts < :e"
         params: dict[str, object] = {"d": device_id, "m": measurement, "s": s_us, "e": e_us}
         if limit is not None:
             sql += " ORDER BY ts LIMIT :n"
@@ -220,7 +220,8 @@ class ColdTier:
                 )
             ).scalar()
             rows = conn.execute(
-                text(ROLLUP_BUCKETS), {"sid": sid, "s": s_us, "e": e_us, "step": step_us, "hot": hot}
+                text(rollup_buckets(self.engine.dialect.name == "postgresql")),
+                {"sid": sid, "s": s_us, "e": e_us, "step": step_us, "hot": hot},
             ).all()
         return [tuple(r) for r in rows]
 

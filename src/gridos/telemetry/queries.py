@@ -3,6 +3,9 @@
 the cached series ids are `gridos.telemetry.store`; TelemetryService delegates its read methods to
 SampleQueries, and other packages (alarms' events) ask TelemetryService instead of reading these tables."""
 
+# SQL here is assembled from constants of this code base and bound parameters, never input.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
+from gridos.clock import MINUTE_US
 from gridos.clock import from_us as to_datetime  # state_changes has a from_us parameter
 from gridos.config import Settings
 from gridos.db.tables import devices, latest_samples
@@ -19,8 +23,9 @@ from gridos.devices.schemas import DeviceLatest, LatestValue
 from gridos.devices.service import DeviceRegistry
 from gridos.errors import InvalidInput, NotFound
 from gridos.telemetry.catalogue import Measurement
-from gridos.telemetry.rollups import MINUTE_US, ROLLUP_BUCKETS, RollupJob
+from gridos.telemetry.rollups import RollupJob
 from gridos.telemetry.samples import INVALID, Quality
+from gridos.telemetry.segments import points
 from gridos.telemetry.store import SampleStore, from_us, to_us
 
 QUALITY_NAMES = {q.value: q.name for q in Quality}
@@ -33,7 +38,8 @@ _STATE_CHANGES = """
 SELECT device_id, measurement, ts, value, previous FROM (
     SELECT device_id, measurement, ts, value,
            LAG(value) OVER (PARTITION BY device_id, measurement ORDER BY ts) AS previous
-    FROM samples
+    FROM (SELECT n.device_id, n.measurement, p.ts, p.value, p.quality
+          FROM {points} p JOIN series n ON n.id = p.series_id) AS samples
     WHERE measurement IN ({names}) AND quality < :invalid AND ts <= :to_us
       AND ts >= :lookback_us {device_filter}
 ) AS changes
@@ -60,6 +66,8 @@ class SampleQueries:
     def __post_init__(self) -> None:
         # Reads need no transaction: without BEGIN and ROLLBACK a query is one round trip, not three.
         self.reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # One series' stored samples in [:s, :e): raw rows and (PostgreSQL) segments.
+        self._points = points(self.engine.dialect.name == "postgresql", ":s", ":e", "series_id = :sid")
 
     def last_received(self) -> dict[str, int]:
         """Device id -> the newest received_at of its latest samples (µs)."""
@@ -140,7 +148,7 @@ class SampleQueries:
                 rows = (
                     conn.execute(
                         text(
-                            "SELECT ts, value, quality FROM series_samples WHERE series_id = :sid "
+                            f"SELECT ts, value, quality FROM {self._points} p WHERE series_id = :sid "
                             "AND ts >= :s AND ts < :e ORDER BY ts LIMIT :n"
                         ),
                         params | {"n": limit + 1},
@@ -155,7 +163,7 @@ class SampleQueries:
                 # Whole minutes: rollups answer (the minutes not rolled up yet from raw samples), so a
                 # long range never reads raw samples beyond its last minutes.
                 out["source"] = "rollup_1m"
-                sql = ROLLUP_BUCKETS
+                sql = self.rollups.buckets_sql
                 # A partial first minute still belongs to the range: align the start down.
                 params["s"] = s_us - s_us % MINUTE_US
                 params["hot"] = self.rollups.hot_from_us(datetime.now(UTC))
@@ -163,12 +171,12 @@ class SampleQueries:
                 sql = (
                     "SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, s.value FROM ("
                     " SELECT ts - ts % :step AS bucket, min(value) AS mn, max(value) AS mx,"
-                    " sum(value) AS sm, count(*) AS cnt, max(ts) AS lts FROM series_samples"
+                    f" sum(value) AS sm, count(*) AS cnt, max(ts) AS lts FROM {self._points} p"
                     " WHERE series_id = :sid AND ts >= :s AND ts < :e AND quality < 2"
                     " GROUP BY ts - ts % :step) b"
                     # The range again on the join: without it a custom plan may hash-join every sample
                     # of the series in every partition (150 ms instead of 5 for an hour at 1 Hz).
-                    " JOIN series_samples s ON s.series_id = :sid AND s.ts = b.lts AND s.ts >= :s AND s.ts < :e"
+                    f" JOIN {self._points} s ON s.series_id = :sid AND s.ts = b.lts AND s.ts >= :s AND s.ts < :e"
                     " ORDER BY b.bucket"
                 )
             rows = conn.execute(text(sql), params | {"step": step_us}).all()
@@ -288,6 +296,7 @@ class SampleQueries:
         }
         params |= {f"m{i}": name for i, name in enumerate(names)}
         sql = _STATE_CHANGES.format(
+            points=points(self.engine.dialect.name == "postgresql", ":lookback_us", ":to_us + 1"),
             names=", ".join(f":m{i}" for i in range(len(names))),
             device_filter="AND device_id = :device_id" if device_id else "",
         )

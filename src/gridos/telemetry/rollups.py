@@ -4,7 +4,7 @@ Ingest appends one `rollup_pending(bucket, received_at)` row per minute its batc
 transaction (no key: concurrent writers never wait on each other). The job (`RollupJob.run`, every
 GRIDOS_ROLLUP_INTERVAL_SECONDS, one replica at a time) takes the marks of closed minutes and, in one
 transaction with their removal, recomputes those minutes of every series from the raw samples (idempotent:
-a retried batch inserted no rows, late data only marks its minute again). Readers (`ROLLUP_BUCKETS`)
+a retried batch inserted no rows, late data only marks its minute again). Readers (`rollup_buckets`)
 take the rollups of the minutes that are not pending and aggregate the pending ones from the raw samples,
 in one statement, so one snapshot: a minute is always counted once and exactly.
 
@@ -26,25 +26,34 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, text
 
-from gridos.clock import day_start_us, to_us
+from gridos.clock import MINUTE_US, day_start_us, to_us
 from gridos.config import Settings
 from gridos.db import locks
 from gridos.telemetry.samples import INVALID
+from gridos.telemetry.segments import compact, points
 
 log = logging.getLogger("gridos.telemetry.rollups")
 
-MINUTE_US = 60_000_000
 # A minute is rolled up once it ended this long ago: batches in flight for it have committed by then (later
 # ones only mark it again).
 GRACE_US = 10_000_000
 MINUTES_PER_TRANSACTION = 60
+
 
 # Buckets of `:step` µs of series `:sid` in [:s, :e) (whole minutes): bucket, min, max, sum, count, the last
 # value (of the newest valid sample) and its time. A minute pending since `:hot` (all its raw samples hot)
 # comes from its raw samples alone; an older pending minute from its rollup plus the raw samples of the
 # batches it is pending for (what the job will merge); every other minute from its rollup. The history API
 # and the cold tier's merge (gridos.archive.query) both read rollups this way.
-ROLLUP_BUCKETS = f"""
+def rollup_buckets(postgres: bool) -> str:
+    """The buckets query below for this backend: raw samples from `points` (segments on PostgreSQL)."""
+    # Raw samples are read for pending minutes only: from the first of them, not from :s (a long range
+    # would otherwise unnest every segment in it, a segment's ts not being indexable).
+    first_pending = "(SELECT coalesce(min(bucket), :e) FROM pending)"
+    return _ROLLUP_BUCKETS.format(samples=points(postgres, first_pending, ":e", "series_id = :sid"))
+
+
+_ROLLUP_BUCKETS = f"""
 WITH pending AS (
     SELECT DISTINCT bucket FROM rollup_pending WHERE bucket >= :s AND bucket < :e
 ), minutes AS (
@@ -55,12 +64,12 @@ WITH pending AS (
     SELECT a.bucket, a.mn, a.mx, a.sm, a.cnt, x.value, a.lts FROM (
         SELECT p.bucket, min(v.value) AS mn, max(v.value) AS mx, sum(v.value) AS sm, count(*) AS cnt,
                max(v.ts) AS lts
-        FROM pending p JOIN series_samples v ON v.series_id = :sid AND v.ts >= p.bucket
+        FROM pending p JOIN {{samples}} v ON v.series_id = :sid AND v.ts >= p.bucket
              AND v.ts < p.bucket + {MINUTE_US} AND v.ts >= :s AND v.ts < :e AND v.quality < {INVALID}
         WHERE p.bucket >= :hot OR v.received_at IN (
             SELECT r.received_at FROM rollup_pending r WHERE r.bucket = p.bucket)
         GROUP BY p.bucket) a
-    JOIN series_samples x ON x.series_id = :sid AND x.ts = a.lts AND x.ts >= :s AND x.ts < :e
+    JOIN {{samples}} x ON x.series_id = :sid AND x.ts = a.lts AND x.ts >= :s AND x.ts < :e
 )
 SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, m.last, b.lts FROM (
     SELECT bucket - bucket % :step AS bucket, min(min) AS mn, max(max) AS mx, sum(sum) AS sm,
@@ -69,16 +78,16 @@ SELECT b.bucket, b.mn, b.mx, b.sm, b.cnt, m.last, b.lts FROM (
 JOIN minutes m ON m.last_ts = b.lts ORDER BY b.bucket
 """
 
-# One minute [:b, :b + 1 min) of every series, from its valid raw samples ({series} narrows the scan to
+# One minute [:b, :b + 1 min) of every series, from its valid raw samples ({samples}: `points` narrowed to
 # index ranges per series; {received} optionally to some batches' rows).
 _MINUTE_AGGREGATES = f"""
 SELECT a.series_id, a.cnt, a.bucket, a.mn, a.mx, a.sm, x.value, a.lts FROM (
     SELECT series_id, count(*) AS cnt, ts - ts % {MINUTE_US} AS bucket, min(value) AS mn,
            max(value) AS mx, sum(value) AS sm, max(ts) AS lts
-    FROM series_samples
-    WHERE {{series}} AND ts >= :b AND ts < :b + {MINUTE_US} AND quality < {INVALID} {{received}}
+    FROM {{samples}} v
+    WHERE ts >= :b AND ts < :b + {MINUTE_US} AND quality < {INVALID} {{received}}
     GROUP BY series_id, ts - ts % {MINUTE_US}) a
-JOIN series_samples x ON x.series_id = a.series_id AND x.ts = a.lts AND x.ts >= :b AND x.ts < :b + {MINUTE_US}
+JOIN {{samples}} x ON x.series_id = a.series_id AND x.ts = a.lts AND x.ts >= :b AND x.ts < :b + {MINUTE_US}
 WHERE true
 """
 _INSERT = "INSERT INTO rollups_1m AS r (series_id, count, bucket, min, max, sum, last, last_ts) "
@@ -118,8 +127,9 @@ class RollupJob:
             if self.postgres
             else ("series_id IN (SELECT id FROM series)")
         )
-        self._replace = _INSERT + _MINUTE_AGGREGATES.format(series=series, received="") + _REPLACE
-        self._merge_sql = series
+        self._samples = points(self.postgres, ":b", f":b + {MINUTE_US}", series)
+        self._replace = _INSERT + _MINUTE_AGGREGATES.format(samples=self._samples, received="") + _REPLACE
+        self.buckets_sql = rollup_buckets(self.postgres)
 
     def hot_from_us(self, now: datetime) -> int:
         """The start of the oldest day whose raw samples are all still in the hot tier."""
@@ -164,6 +174,8 @@ class RollupJob:
             for bucket in sorted(minutes):
                 if bucket >= hot:
                     conn.execute(text(self._replace), {"b": bucket})
+                    if self.postgres:
+                        compact(conn, bucket)
                 else:
                     self._merge(conn, bucket, sorted(minutes[bucket]))
         return len(minutes)
@@ -172,7 +184,7 @@ class RollupJob:
         names = ", ".join(f":r{i}" for i in range(len(received)))
         sql = (
             _INSERT
-            + _MINUTE_AGGREGATES.format(series=self._merge_sql, received=f"AND received_at IN ({names})")
+            + _MINUTE_AGGREGATES.format(samples=self._samples, received=f"AND received_at IN ({names})")
             + _MERGE
         )
         log.info("late samples merged into an older rollup", extra={"bucket": bucket})

@@ -6,7 +6,16 @@ names back for readers. Both paths keep three things consistent in one transacti
 (idempotent on series, ts), the latest value per device and measurement, and a mark per minute written
 into (`rollup_pending`), from which the rollup job (gridos.telemetry.rollups) writes the 1-minute rollups
 once the minute is closed.
+
+On PostgreSQL the job then compacts every closed minute it rolled up into `series_segments`: one row per
+series and minute holding the minute's samples as arrays (gridos.telemetry.segments). Readers take
+`points(...)`, the union of both, bounded by time so that only the day partitions in range are read; the
+view `samples` is the same union, unbounded. A sample already in a segment is a duplicate: a batch that
+reaches back to a compacted minute checks the segments after its insert (`_drop_compacted`).
 """
+
+# SQL here is assembled from constants and catalog names of this code base, never input.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -20,7 +29,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gridos.clock import DAY_US, from_us, to_us
+from gridos.clock import DAY_US, MINUTE_US, from_us, to_us
 from gridos.db import locks
 from gridos.db.tables import latest_samples, rollup_pending, rollups_1m, series, series_samples
 from gridos.telemetry.rollups import pending_marks
@@ -120,13 +129,10 @@ class SampleStore:
         with self._partition_lock, self.engine.begin() as conn:
             # Two replicas creating the same partition would race on the catalog: serialise them.
             locks.xact_lock(conn, locks.PARTITIONS)
-            existing = set(existing_partitions(conn))
+            # A day counts as existing once both of its partitions do (CREATE IF NOT EXISTS does the rest).
+            existing = set(existing_partitions(conn)) & set(existing_partitions(conn, "series_segments"))
             for day in sorted(missing - existing):
-                start = _day_start_us(day)
-                conn.exec_driver_sql(
-                    f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF series_samples "
-                    f"FOR VALUES FROM ({start}) TO ({start + DAY_US})"
-                )
+                create_partitions(conn, day)
             self._partitions |= existing | missing
 
     def maintain(
@@ -145,6 +151,7 @@ class SampleStore:
                 for day in existing_partitions(conn):
                     if day < cutoff_day:
                         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {partition_name(day)}")
+                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {segment_partition_name(day)}")
                         self._partitions.discard(day)
                         dropped.append(partition_name(day))
         else:
@@ -177,15 +184,32 @@ def partition_name(day: date) -> str:
     return f"{PARTITION_PREFIX}{day:%Y%m%d}"
 
 
-def existing_partitions(conn: Connection) -> list[date]:
+def segment_partition_name(day: date) -> str:
+    """The day's partition of `series_segments`: always created and dropped with the raw samples' one."""
+    return f"series_segments_p{day:%Y%m%d}"
+
+
+def create_partitions(conn: Connection, day: date) -> None:
+    """The day's partitions of `series_samples` and `series_segments` (a segment's bucket is in its day)."""
+    start = _day_start_us(day)
+    bounds = f"FOR VALUES FROM ({start}) TO ({start + DAY_US})"
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF series_samples {bounds}"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {segment_partition_name(day)} PARTITION OF series_segments {bounds}"
+    )
+
+
+def existing_partitions(conn: Connection, parent: str = "series_samples") -> list[date]:
     names = conn.exec_driver_sql(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'series_samples'"
+        f"JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = '{parent}'"
     ).scalars()
     days = []
     for name in names:
         try:
-            days.append(datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").date())
+            days.append(datetime.strptime(name.removeprefix(f"{parent}_p"), "%Y%m%d").date())
         except ValueError:
             continue
     return days
@@ -242,6 +266,7 @@ def _write_postgres(
                     _KEYED_TYPES,
                 )
             new: Sequence[Row] = rows
+            new_keyed: Sequence[Sequence[Any]] = keyed
         except psycopg.errors.UniqueViolation:
             _copy(
                 cur,
@@ -250,8 +275,12 @@ def _write_postgres(
                 _KEYED_TYPES,
             )
             cur.execute(_PG_DEDUP_INSERT)
-            new = _named(cur.fetchall(), names)
+            new_keyed = cur.fetchall()
+            new = _named(new_keyed, names)
             cur.execute("TRUNCATE gridos_series_stage")
+        compacted = _drop_compacted(cur, new_keyed)
+        if compacted:
+            new = [r for r, k in zip(new, new_keyed, strict=True) if (k[0], k[2]) not in compacted]
         if not new:
             return 0
         cur.executemany(
@@ -260,6 +289,36 @@ def _write_postgres(
         _copy(cur, f"COPY gridos_stage ({_COLUMNS}) FROM STDIN", newest_per_series(new))
         cur.execute(_PG_MERGE_LATEST)
     return len(new)
+
+
+# The rows of this batch (staged) whose sample a segment already holds: a retry of a batch compacted since.
+_PG_DROP_COMPACTED = f"""
+DELETE FROM series_samples x USING gridos_series_stage s
+WHERE x.series_id = s.series_id AND x.ts = s.ts AND x.ts >= %(lo)s AND x.ts < %(hi)s AND EXISTS (
+    SELECT 1 FROM series_segments g WHERE g.series_id = s.series_id AND g.bucket = s.ts - s.ts %% {MINUTE_US}
+    AND g.bucket >= %(lo)s AND g.bucket < %(hi)s AND CAST(s.ts - g.bucket AS integer) = ANY(g.offsets))
+RETURNING x.series_id, x.ts
+"""
+
+
+def _drop_compacted(cur: psycopg.Cursor, keyed: Sequence[Sequence[Any]]) -> set[tuple[int, int]]:
+    """Remove again the rows just inserted whose (series_id, ts) a segment holds, returning their keys.
+    Only rows in a minute up to the newest one ever compacted (`segment_horizon`) can be such: a batch of
+    recent samples reads one row and pays nothing more. Read after the insert, so a compaction that commits
+    meanwhile is seen (its horizon and its segments), and one still running has not deleted the raw row
+    the insert would then have waited for."""
+    horizon = cur.execute("SELECT bucket FROM segment_horizon").fetchone()
+    if not keyed or horizon is None:
+        return set()
+    old = [k for k in keyed if k[2] - k[2] % MINUTE_US <= horizon[0]]
+    if not old:
+        return set()
+    _copy(cur, f"COPY gridos_series_stage ({_KEYED_COLUMNS}) FROM STDIN (FORMAT BINARY)", old, _KEYED_TYPES)
+    lo = min(k[2] for k in old)
+    cur.execute(_PG_DROP_COMPACTED, {"lo": lo - lo % MINUTE_US, "hi": max(k[2] for k in old) + 1})
+    found = {(sid, ts) for sid, ts in cur.fetchall()}
+    cur.execute("TRUNCATE gridos_series_stage")
+    return found
 
 
 def _named(keyed: Sequence[Sequence[Any]], names: Callable[[int], SeriesKey]) -> list[Row]:
