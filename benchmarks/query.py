@@ -5,6 +5,9 @@ Shapes measured: 24 h at step=86s (1,000 points asked; a long range rounds the s
 is answered from the 1-minute rollups: 1,440 buckets), 24 h at step=2m (720 buckets, rollups), and 1 h at
 step=5s (720 buckets from raw samples), so the cost of each path is visible.
 
+The store is what a running PostgreSQL historian holds: rollups, and every closed minute compacted into
+segments (one row of arrays per series and minute), so raw reads unnest segments.
+
     uv run python -m benchmarks.query [--devices 40] [--days 3] [--requests 200]
 """
 
@@ -26,6 +29,8 @@ from benchmarks.common import (
     summary_ms,
     workdir,
 )
+from gridos.clock import MINUTE_US
+from gridos.telemetry.segments import compact
 from gridos.telemetry.store import SampleStore, to_us
 from tests.support.postgres import running_postgres
 from tests.support.servers import start_gridos
@@ -94,6 +99,24 @@ def measure(url: str, token: str, devices: int, end: datetime, window_h: int, st
     }
 
 
+def compact_all(url: str, dsn: str, start: datetime, end: datetime) -> int:
+    """Every loaded minute into segments, as the rollup job leaves a running PostgreSQL historian (the
+    loader bypasses ingest, so nothing is pending); an hour per transaction, then VACUUM ANALYZE."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    first, last = to_us(start), to_us(end)
+    segments = 0
+    for hour in range(first, last, 60 * MINUTE_US):
+        with engine.begin() as conn:
+            for bucket in range(hour, min(hour + 60 * MINUTE_US, last), MINUTE_US):
+                segments += compact(conn, bucket)
+    engine.dispose()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return segments
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=40)
@@ -111,6 +134,9 @@ def main() -> None:
         started = time.perf_counter()
         total = load(pg.dsn(db), args.devices, args.days, end)
         load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        segments = compact_all(pg.url(db), pg.dsn(db), end - timedelta(days=args.days), end)
+        compact_s = time.perf_counter() - started
         server = start_gridos(
             workdir("query"),
             {
@@ -128,7 +154,14 @@ def main() -> None:
             server.stop()
     print(
         json.dumps(
-            {"samples_in_store": total, "load_seconds": round(load_s, 1), "results": results}, indent=2
+            {
+                "samples_in_store": total,
+                "load_seconds": round(load_s, 1),
+                "segments": segments,
+                "compact_seconds": round(compact_s, 1),
+                "results": results,
+            },
+            indent=2,
         )
     )
 
