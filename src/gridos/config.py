@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridos.alarms.config import AlarmSettings
@@ -114,6 +115,23 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, v: str) -> str:
         return v.upper()
+
+    @model_validator(mode="after")
+    def _rollups_cover_what_minute_steps_read(self) -> Settings:
+        # Whole-minute history steps read rollups only (the cold tier: Parquet, before the rollup cutoff):
+        # rollups dropped while raw rows are kept and not archived would answer those days as empty.
+        if self.archive.enabled:
+            floor, why = self.archive.after_days + 1, "GRIDOS_ARCHIVE_AFTER_DAYS + 1 (a day for the archiver)"
+        else:
+            floor, why = self.retention_days, "GRIDOS_RETENTION_DAYS (raw samples)"
+        if self.rollup_retention_days < floor:
+            raise PydanticCustomError(
+                "rollup_retention",
+                "GRIDOS_ROLLUP_RETENTION_DAYS ({rollups}) is below {why} = {floor}: minute-step history of "
+                "the days in between would come back empty",
+                {"rollups": self.rollup_retention_days, "why": why, "floor": floor},
+            )
+        return self
 
     @property
     def embedded_db_path(self) -> Path:

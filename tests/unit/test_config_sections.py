@@ -8,6 +8,7 @@ import importlib
 import pkgutil
 
 import pytest
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 import gridos
@@ -84,3 +85,26 @@ def test_an_invalid_value_names_its_variable() -> None:
         with pytest.raises(ValidationError) as refused:
             Settings(**values)  # type: ignore[arg-type]
         assert invalid_setting(refused.value).startswith(f"{variable}: ")
+
+
+@pytest.mark.parametrize(
+    ("values", "floor"),
+    [
+        ({"retention_days": 30, "rollup_retention_days": 29}, "GRIDOS_RETENTION_DAYS (raw samples) = 30"),
+        (
+            {"rollup_retention_days": 7, "archive": {"location": "/tmp/cold", "after_days": 7}},
+            "GRIDOS_ARCHIVE_AFTER_DAYS + 1 (a day for the archiver) = 8",
+        ),
+    ],
+)
+def test_rollups_must_outlive_what_minute_steps_read_from_them(values: dict, floor: str) -> None:
+    from gridos.config import Settings, invalid_setting
+
+    with pytest.raises(ValidationError) as caught:
+        Settings(**values)
+    assert invalid_setting(caught.value) == (
+        f"GRIDOS_ROLLUP_RETENTION_DAYS ({values['rollup_retention_days']}) is below {floor}: minute-step "
+        "history of the days in between would come back empty"
+    )
+    # At the floor it is accepted.
+    Settings(**(values | {"rollup_retention_days": int(floor.rsplit(" ", 1)[1])}))
