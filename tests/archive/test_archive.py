@@ -26,6 +26,15 @@ def cold_client(make_settings, tokens, archive_env) -> Iterator[TestClient]:  # 
         yield c
 
 
+def _rollup_count(client: TestClient, before_days_ago: int) -> int:
+    engine = client.app.state.services.engine  # type: ignore[attr-defined]
+    limit = int(midnight(before_days_ago).timestamp()) * 1_000_000
+    with engine.connect() as conn:
+        return int(
+            conn.execute(text("SELECT count(*) FROM rollups_1m WHERE bucket < :l"), {"l": limit}).scalar()
+        )
+
+
 def _hot_count(client: TestClient, before_days_ago: int) -> int:
     engine = client.app.state.services.engine  # type: ignore[attr-defined]
     limit = int(midnight(before_days_ago).timestamp()) * 1_000_000
@@ -57,6 +66,10 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
     assert {(r.site, r.state) for r in catalog} == {("north", ACTIVE), ("south", ACTIVE)}
     assert sum(r.rows for r in catalog) == archived_hot
     assert all(len(r.sha256) == 64 and r.bytes > 0 for r in catalog)
+
+    # An archived day keeps only its Parquet bytes: its rollups left with its hot rows, and its
+    # whole-minute buckets (1 h and 1 d steps below) now come from the files.
+    assert _rollup_count(cold_client, 7) == 0 < _rollup_count(cold_client, 0)
 
     after = answers(cold_client, queries)
     for q, b, a in zip(queries, before, after, strict=True):
@@ -94,6 +107,11 @@ def test_late_samples_are_merged_into_the_next_generation(cold_client: TestClien
     # The late sample shows at once; the archived copy of a key wins over a second write, as in the hot tier.
     assert [p["value"] for p in seen if p["ts"].startswith(late_ts.isoformat()[:16])] == [12345.5]
     assert 1.0 not in [p["value"] for p in seen]
+    # Whole-minute buckets of an archived day merge its late hot rows with the Parquet files.
+    minutes = cold_client.get("/api/v1/scada/data", params=window | {"step": "1m"}).json()
+    assert minutes["source"] == "rollup_1m"
+    late_bucket = [b for b in minutes["buckets"] if b["ts"].startswith(late_ts.isoformat()[:16])]
+    assert [(b["max"], b["count"]) for b in late_bucket] == [(12345.5, 1)]
 
     report = cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
     assert report.files == 1 and report.days == [day.date().isoformat()]

@@ -129,9 +129,12 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
     """Drop the hot samples of `day` if and only if there are exactly `expected_rows` of them, i.e. none
     arrived after they were archived (samples are insert-only, so the count identifies the set), and the
     rollup job has rolled up every minute of it (it reads the hot rows of the minutes still pending).
+    The day's rollups go in the same transaction: the cold tier answers whole-minute steps of archived
+    days from Parquet (gridos.archive.query), so an old day costs its Parquet bytes only.
     Returns False, deleting nothing, otherwise: the next run archives the late rows first."""
     start = day_start_us(day)
     pending = "SELECT 1 FROM rollup_pending WHERE bucket >= :s AND bucket < :e LIMIT 1"
+    rollups = "DELETE FROM rollups_1m WHERE bucket >= :s AND bucket < :e"
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             name, segments = partition_name(day), segment_partition_name(day)
@@ -148,6 +151,7 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
             # TRUNCATE, not DROP: the partition stays for the retention window, so a late sample for
             # this day is stored (and archived on the next run) instead of failing for want of a partition.
             conn.exec_driver_sql(f"TRUNCATE {name}, {segments}")
+            conn.execute(text(rollups), {"s": start, "e": start + DAY_US})
             return True
         if conn.execute(text(pending), {"s": start, "e": start + DAY_US}).first():
             return False
@@ -158,4 +162,5 @@ def delete_day(engine: Engine, day: date, expected_rows: int) -> bool:
         if deleted != expected_rows:
             conn.rollback()
             return False
+        conn.execute(text(rollups), {"s": start, "e": start + DAY_US})
         return True

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 
 from gridos.archive.storage import ArchiveError, ArchiveStorage
 from gridos.archive.tables import ACTIVE, archive_files
@@ -82,6 +82,15 @@ class ColdTier:
     def rollup_cutoff_us(self) -> int:
         return day_start_us(self.today() - timedelta(days=self.rollup_retention_days))
 
+    def archived_until_us(self) -> int:
+        """The end of the newest archived day (0 when nothing is archived): days are archived oldest
+        first, and their rollups are dropped with their hot rows."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(
+                select(func.max(archive_files.c.day)).where(archive_files.c.state == ACTIVE)
+            ).scalar()
+        return day_start_us(newest + timedelta(days=1)) if newest else 0
+
     # -- the seam ---------------------------------------------------------------------------------
     def series(
         self, device_id: str, measurement: str, s_us: int, e_us: int, step_us: int | None, limit: int
@@ -99,16 +108,19 @@ class ColdTier:
         self, device_id: str, measurement: str, s_us: int, e_us: int, step_us: int | None, limit: int
     ) -> tuple[str, list[tuple[int, float, int]] | list[Partial]] | None:
         if step_us is not None and step_us % MINUTE_US == 0:
-            # Rollups answer whole-minute steps for as long as they are kept; only the part of the range
-            # older than their retention has to come from raw cold samples.
-            cutoff = self.rollup_cutoff_us()
+            # Rollups answer whole-minute steps for the days still hot; archived days (their rollups left
+            # with their hot rows) and days past the rollups' retention come from the Parquet files, plus
+            # any hot rows of those days (late samples the next archive run will take).
+            cutoff = max(self.rollup_cutoff_us(), self.archived_until_us())
             aligned = s_us - s_us % MINUTE_US
             if aligned >= cutoff:
                 return None
-            files = self.files(device_id, aligned, min(e_us, cutoff))
+            upto = min(e_us, cutoff)
+            files = self.files(device_id, aligned, upto)
             if not files:
                 return None
-            cold = self._buckets(files, None, device_id, measurement, aligned, min(e_us, cutoff), step_us)
+            late = self._hot_rows(device_id, measurement, aligned, upto, None)
+            cold = self._buckets(files, late, device_id, measurement, aligned, upto, step_us)
             hot = (
                 self._rollup_partials(device_id, measurement, max(aligned, cutoff), e_us, step_us)
                 if e_us > cutoff
