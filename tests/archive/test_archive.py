@@ -26,20 +26,12 @@ def cold_client(make_settings, tokens, archive_env) -> Iterator[TestClient]:  # 
         yield c
 
 
-def _rollup_count(client: TestClient, before_days_ago: int) -> int:
+def _count_before(client: TestClient, before_days_ago: int, table: str = "samples", ts: str = "ts") -> int:
+    """Rows of `table` (the samples view, or rollups_1m by `bucket`) older than midnight `before_days_ago`."""
     engine = client.app.state.services.engine  # type: ignore[attr-defined]
     limit = int(midnight(before_days_ago).timestamp()) * 1_000_000
     with engine.connect() as conn:
-        return int(
-            conn.execute(text("SELECT count(*) FROM rollups_1m WHERE bucket < :l"), {"l": limit}).scalar()
-        )
-
-
-def _hot_count(client: TestClient, before_days_ago: int) -> int:
-    engine = client.app.state.services.engine  # type: ignore[attr-defined]
-    limit = int(midnight(before_days_ago).timestamp()) * 1_000_000
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM samples WHERE ts < :l"), {"l": limit}).scalar())
+        return int(conn.execute(text(f"SELECT count(*) FROM {table} WHERE {ts} < :l"), {"l": limit}).scalar())
 
 
 def _catalog(client: TestClient) -> list:
@@ -52,7 +44,7 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
     stored = seed(cold_client)
     queries = history_queries()
     before = answers(cold_client, queries)
-    archived_hot = _hot_count(cold_client, 7)
+    archived_hot = _count_before(cold_client, 7)
     assert archived_hot > 0
 
     report = cold_client.app.state.services.archiver.run()  # type: ignore[attr-defined]
@@ -61,7 +53,7 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
     assert len(report.days) == 4  # 11, 10, 9 and 8 days ago; 7 days ago is not closed long enough
     assert report.files == 8  # per day: one file per site
     assert report.rows == archived_hot and len(report.hot_deleted_days) == 4
-    assert _hot_count(cold_client, 7) == 0
+    assert _count_before(cold_client, 7) == 0
     catalog = _catalog(cold_client)
     assert {(r.site, r.state) for r in catalog} == {("north", ACTIVE), ("south", ACTIVE)}
     assert sum(r.rows for r in catalog) == archived_hot
@@ -69,7 +61,11 @@ def test_archive_then_identical_answers(cold_client: TestClient) -> None:
 
     # An archived day keeps only its Parquet bytes: its rollups left with its hot rows, and its
     # whole-minute buckets (1 h and 1 d steps below) now come from the files.
-    assert _rollup_count(cold_client, 7) == 0 < _rollup_count(cold_client, 0)
+    assert (
+        _count_before(cold_client, 7, "rollups_1m", "bucket")
+        == 0
+        < _count_before(cold_client, 0, "rollups_1m", "bucket")
+    )
 
     after = answers(cold_client, queries)
     for q, b, a in zip(queries, before, after, strict=True):
@@ -148,9 +144,9 @@ def test_the_service_archives_on_its_schedule(make_settings, tokens, tmp_path) -
     with TestClient(create_app(make_settings(archive=archive)), headers=tokens.header("admin")) as client:
         seed(client)
         deadline = time.monotonic() + 30
-        while _hot_count(client, 7) and time.monotonic() < deadline:
+        while _count_before(client, 7) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _hot_count(client, 7) == 0
+        assert _count_before(client, 7) == 0
         assert len(_catalog(client)) == 8
 
 
