@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import psycopg
+from sqlalchemy import Engine, create_engine
 
 from benchmarks.common import (
     ROLLUPS_FROM_RAW,
@@ -99,19 +100,15 @@ def measure(url: str, token: str, devices: int, end: datetime, window_h: int, st
     }
 
 
-def compact_all(url: str, dsn: str, start: datetime, end: datetime) -> int:
+def compact_all(engine: Engine, dsn: str, start: datetime, end: datetime) -> int:
     """Every loaded minute into segments, as the rollup job leaves a running PostgreSQL historian (the
     loader bypasses ingest, so nothing is pending); an hour per transaction, then VACUUM ANALYZE."""
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
     first, last = to_us(start), to_us(end)
     segments = 0
     for hour in range(first, last, 60 * MINUTE_US):
         with engine.begin() as conn:
             for bucket in range(hour, min(hour + 60 * MINUTE_US, last), MINUTE_US):
                 segments += compact(conn, bucket)
-    engine.dispose()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
     return segments
@@ -126,16 +123,14 @@ def main() -> None:
     end = datetime.now(UTC).replace(second=0, microsecond=0)
     with running_postgres(fsync=True) as pg:
         db = migrated_database(pg)
-        from sqlalchemy import create_engine
-
         engine = create_engine(pg.url(db))
         SampleStore(engine).maintain(end, args.days + 2, 400, 1)
-        engine.dispose()
         started = time.perf_counter()
         total = load(pg.dsn(db), args.devices, args.days, end)
         load_s = time.perf_counter() - started
         started = time.perf_counter()
-        segments = compact_all(pg.url(db), pg.dsn(db), end - timedelta(days=args.days), end)
+        segments = compact_all(engine, pg.dsn(db), end - timedelta(days=args.days), end)
+        engine.dispose()
         compact_s = time.perf_counter() - started
         server = start_gridos(
             workdir("query"),
