@@ -161,6 +161,11 @@ def test_ingest_refuses_duplicate_keys(api: TestClient) -> None:
         ("application/json", body),
         ("application/json", b"[" + body + b"]"),
         ("application/x-ndjson", b'{"device_id": "lab/meter-1", "voltage": 230}\n' + body),
+        # Compact JSON (the fast decoder's case), a space before one colon (its key count would miss that
+        # key), and a `":` inside a string (one more than the keys).
+        ("application/json", b'[{"device_id":"lab/meter-1","voltage":230,"voltage":400}]'),
+        ("application/json", b'{"device_id":"lab/meter-1","voltage" :230,"voltage":400}'),
+        ("application/json", b'{"device_id":"lab/meter-1","voltage":230,"voltage":4,"quality":"\\":"}'),
     ):
         r = api.post("/api/v1/scada/data", content=payload, headers={"Content-Type": content_type})
         problem = assert_problem(r, 422)

