@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for `settings`. Without them (a uvicorn worker process of `gridos serve --workers N`) they
     are read from the environment here, once."""
     settings = settings or Settings()
+    # Process-wide, so set where every worker process starts (docs/benchmarks.md: alarm latency).
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     settings.token_roles  # noqa: B018 - fail at start-up, not on the first request, if tokens are malformed
     engine = make_engine(settings)
     metrics = Metrics(__version__, settings.build_revision)

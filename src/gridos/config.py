@@ -86,6 +86,13 @@ class Settings(BaseSettings):
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
+    gil_switch_interval_ms: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="how long a thread may hold the GIL while others wait (Python's default is 5): a "
+        "request back from the database waits at most this for a thread validating a large batch",
+    )
 
     fault_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fault_latency_ms: float = Field(default=0.0, ge=0.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -17,6 +18,7 @@ from gridos.alarms.model import US
 from gridos.alarms.repository import event_view, record_from_row
 from gridos.alarms.stream import TransitionBroadcaster
 from gridos.alarms.tables import alarm_events, alarms
+from gridos.alarms.unit_of_work import ORIGIN
 from gridos.clock import now_us
 
 log = logging.getLogger("gridos.alarms")
@@ -69,10 +71,16 @@ class Replication:
             try:
                 with psycopg.connect(dsn, autocommit=True, application_name="gridos-alarms") as conn:
                     conn.execute("LISTEN gridos_alarms")
+                    synced = time.monotonic()
                     while not stop.is_set():
-                        for _ in conn.notifies(timeout=self.settings.sync_seconds, stop_after=1):
-                            pass
-                        self.sync()
+                        other = False
+                        for notification in conn.notifies(timeout=self.settings.sync_seconds, stop_after=1):
+                            other = notification.payload != ORIGIN
+                        # This process's own commits are in its cache and on its streams already: a sync
+                        # for each would only compete with the next sample for the database and the GIL.
+                        if other or time.monotonic() - synced >= self.settings.sync_seconds:
+                            self.sync()
+                            synced = time.monotonic()
             except Exception:
                 log.exception("alarm listener failed; reconnecting")
                 stop.wait(1.0)

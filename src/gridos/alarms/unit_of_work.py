@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from gridos.alarms import repository
 from gridos.alarms.cache import AlarmCache
@@ -26,6 +27,10 @@ from gridos.alarms.tables import alarm_events
 from gridos.clock import now_us
 from gridos.db import locks
 from gridos.observability.metrics import Metrics
+
+# The payload of this process's NOTIFYs: the replication listener (gridos.alarms.replication) needs no sync
+# for what this process committed itself.
+ORIGIN = uuid.uuid4().hex
 
 
 @dataclass(slots=True)
@@ -112,10 +117,10 @@ class UnitOfWork:
                 # notification is delivered only if this commits: other replicas then sync at once.
                 conn.execute(
                     text(
-                        "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', '') "
+                        "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', :origin) "
                         "FROM unnest(CAST(:keys AS bigint[])) AS k"
                     ),
-                    {"keys": [locks.series_key(d, m) for d, m in keys]},
+                    {"keys": [locks.series_key(d, m) for d, m in keys], "origin": ORIGIN},
                 )
             else:
                 locks.sqlite_write_lock(conn)  # before reading, so the read cannot go stale
@@ -130,14 +135,19 @@ class UnitOfWork:
             for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
                 committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
             self.notifier.enqueue(conn, [c.event for c in committed], at)
+            earlier = (
+                self._earlier(conn, committed)
+                if committed and self.postgres and self.broadcaster.subscribers
+                else []
+            )
         # Committed: now the cache, the metrics and the live streams.
         done = now_us()
         with self.cache.lock:
             for rec in changed:
                 self.cache.keep(rec.copy())
                 self.cache.drop_guard((rec.device_id, rec.measurement))
-        if committed and self.postgres and self.broadcaster.subscribers:
-            self._publish_earlier(committed)
+        for row in earlier:
+            self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
         for c in committed:
             self.metrics.alarm_transitions.labels(to_state=c.event["to_state"]).inc()
             if c.received_us is not None and c.event["action"] == "activate":
@@ -147,13 +157,16 @@ class UnitOfWork:
             self.notifier.wakeup.set()
         return committed
 
-    def _publish_earlier(self, committed: list[Committed]) -> None:
-        """Another replica's transitions of the same alarms that this process has not streamed yet go out
-        first: per alarm, SSE clients see transitions in commit order (ids of one alarm are assigned under
-        its lock, so id order is commit order)."""
+    @staticmethod
+    def _earlier(conn: Connection, committed: list[Committed]) -> list[Any]:
+        """The recent transitions of the same alarms before these, read under their locks (in the same
+        transaction: no second connection, which under load costs a round trip more): those another
+        replica committed and this process has not streamed yet go out first, so per alarm SSE clients see
+        transitions in commit order (ids of one alarm are assigned under its lock: id order is commit
+        order). The broadcaster skips the ones already streamed."""
         first = min(c.event["id"] for c in committed)
-        with self.engine.connect() as conn:
-            rows = conn.execute(
+        return list(
+            conn.execute(
                 select(alarm_events)
                 .where(
                     alarm_events.c.alarm_id.in_({c.event["alarm_id"] for c in committed}),
@@ -162,8 +175,7 @@ class UnitOfWork:
                 )
                 .order_by(alarm_events.c.id)
             ).all()
-        for row in rows:
-            self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
+        )
 
 
 def _event_row(rec: AlarmRecord, tr: Transition) -> dict[str, Any]:

@@ -25,14 +25,22 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import psycopg
-from sqlalchemy import Connection, Engine, event, select, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gridos.clock import DAY_US, MINUTE_US, from_us, to_us
+from gridos.clock import DAY_US, MINUTE_US, from_us, now_us, to_us
 from gridos.db import locks
 from gridos.db.tables import latest_samples, rollup_pending, rollups_1m, series, series_samples
+from gridos.telemetry.pgwrite import (
+    KEYED_COLUMNS,
+    OPEN_MINUTES_US,
+    SMALL_BATCH,
+    KeyedRow,
+    named,
+    write_postgres,
+    write_small,
+)
 from gridos.telemetry.rollups import pending_marks
 from gridos.telemetry.samples import Sample
 
@@ -131,7 +139,9 @@ class SampleStore:
             minutes = {r[2] - r[2] % MINUTE_US for r in rows}
             self.ensure_partitions({_EPOCH + timedelta(days=d) for d in {m // DAY_US for m in minutes}})
             with self.engine.begin() as conn:
-                return _write_postgres(conn, rows, keyed, self.names, self.name_fields)
+                if len(keyed) <= SMALL_BATCH and min(minutes) >= now_us() - OPEN_MINUTES_US:
+                    return write_small(conn, keyed)
+                return write_postgres(conn, rows, keyed, self.names, self.name_fields)
         with self.sqlite_write_lock, self.engine.begin() as conn:
             return _write_generic(conn, keyed, self.names)
 
@@ -228,154 +238,6 @@ def existing_partitions(conn: Connection, parent: str = "series_samples") -> lis
     return days
 
 
-_PG_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS gridos_stage (
-    device_id varchar(128), measurement varchar(64), ts bigint,
-    value double precision, quality smallint, received_at bigint
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS gridos_series_stage (
-    series_id integer, quality smallint, ts bigint, value double precision, received_at bigint
-) ON COMMIT DELETE ROWS
-"""
-
-_COLUMNS = "device_id, measurement, ts, value, quality, received_at"
-# (series_id, quality, ts, value, received_at): the physical column order of series_samples.
-KeyedRow = tuple[int, int, int, float, int]
-_KEYED_COLUMNS = "series_id, quality, ts, value, received_at"
-
-_PG_DEDUP_INSERT = """
-INSERT INTO series_samples (series_id, quality, ts, value, received_at)
-SELECT series_id, quality, ts, value, received_at FROM gridos_series_stage
-ON CONFLICT DO NOTHING RETURNING series_id, quality, ts, value, received_at
-"""
-
-_PG_MERGE_LATEST = """
-INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
-SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage ORDER BY device_id, measurement
-ON CONFLICT (device_id, measurement) DO UPDATE SET
-    ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
-WHERE EXCLUDED.ts >= l.ts
-"""
-
-
-def _write_postgres(
-    conn: Connection,
-    rows: Sequence[Row],
-    keyed: Sequence[KeyedRow],
-    names: Callable[[int], SeriesKey],
-    name_fields: Callable[[int], bytes],
-) -> int:
-    """Fast path: binary COPY straight into `series_samples`. Client retries are rare, so only when the
-    COPY hits an existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
-    ON CONFLICT DO NOTHING. Either way the latest values are then merged from exactly the rows that were
-    new (one COPY and one upsert), and the minutes they fall into are marked for the rollup job."""
-    dbapi = conn.connection
-    raw = dbapi.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        # The staging tables live as long as the session; created by the first batch on a connection (a
-        # rollback takes them away again, hence the flag is only set once that transaction committed).
-        if not dbapi.info.get("gridos_stage"):
-            cur.execute(_PG_STAGE)
-            event.listen(
-                conn, "commit", lambda _conn: dbapi.info.__setitem__("gridos_stage", True), once=True
-            )
-        try:
-            with raw.transaction():
-                _copy_keyed(cur, "series_samples", keyed)
-            new: Sequence[Row] = rows
-            new_keyed: Sequence[Sequence[Any]] = keyed
-        except psycopg.errors.UniqueViolation:
-            _copy_keyed(cur, "gridos_series_stage", keyed)
-            cur.execute(_PG_DEDUP_INSERT)
-            new_keyed = cur.fetchall()
-            new = _named(new_keyed, names)
-            cur.execute("TRUNCATE gridos_series_stage")
-        marks = pending_marks(new)
-        compacted = _drop_compacted(cur, new_keyed, marks[0][0] if marks else 0)
-        if compacted:
-            new = [r for r, k in zip(new, new_keyed, strict=True) if (k[0], k[2]) not in compacted]
-            new_keyed = [k for k in new_keyed if (k[0], k[2]) not in compacted]
-            marks = pending_marks(new)
-        if not new:
-            return 0
-        cur.executemany("INSERT INTO rollup_pending (bucket, received_at) VALUES (%s, %s)", marks)
-        _copy_latest(cur, new_keyed, name_fields)
-        cur.execute(_PG_MERGE_LATEST)
-    return len(new)
-
-
-# The rows of this batch (staged) whose sample a segment already holds: a retry of a batch compacted since.
-_PG_DROP_COMPACTED = f"""
-DELETE FROM series_samples x USING gridos_series_stage s
-WHERE x.series_id = s.series_id AND x.ts = s.ts AND x.ts >= %(lo)s AND x.ts < %(hi)s AND EXISTS (
-    SELECT 1 FROM series_segments g WHERE g.series_id = s.series_id AND g.bucket = s.ts - s.ts %% {MINUTE_US}
-    AND g.bucket >= %(lo)s AND g.bucket < %(hi)s AND CAST(s.ts - g.bucket AS integer) = ANY(g.offsets))
-RETURNING x.series_id, x.ts
-"""
-
-
-def _drop_compacted(
-    cur: psycopg.Cursor, keyed: Sequence[Sequence[Any]], first_minute: int
-) -> set[tuple[int, int]]:
-    """Remove again the rows just inserted whose (series_id, ts) a segment holds, returning their keys.
-    Only rows in a minute up to the newest one ever compacted (`segment_horizon`) can be such: a batch of
-    recent samples reads one row and pays nothing more. Read after the insert, so a compaction that commits
-    meanwhile is seen (its horizon and its segments), and one still running has not deleted the raw row
-    the insert would then have waited for."""
-    horizon = cur.execute("SELECT bucket FROM segment_horizon").fetchone()
-    if not keyed or horizon is None or first_minute > horizon[0]:
-        return set()
-    old = [k for k in keyed if k[2] - k[2] % MINUTE_US <= horizon[0]]
-    if not old:
-        return set()
-    _copy_keyed(cur, "gridos_series_stage", old)
-    lo = min(k[2] for k in old)
-    cur.execute(_PG_DROP_COMPACTED, {"lo": lo - lo % MINUTE_US, "hi": max(k[2] for k in old) + 1})
-    found = {(sid, ts) for sid, ts in cur.fetchall()}
-    cur.execute("TRUNCATE gridos_series_stage")
-    return found
-
-
-def _named(keyed: Sequence[Sequence[Any]], names: Callable[[int], SeriesKey]) -> list[Row]:
-    """Keyed rows (as stored) -> rows with the device and measurement names latest values are kept by."""
-    return [(*names(sid), ts, value, quality, received) for sid, quality, ts, value, received in keyed]
-
-
-# PostgreSQL's binary COPY format for keyed rows: a header, per row the field count and each field as
-# length + big-endian value (int4, int2, int8, float8, int8), and a trailer. Packed with one struct call
-# per row: psycopg's write_row, which dumps field by field, took 2-3 times as long on a 5,000-row batch.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_TRAILER = struct.pack(">h", -1)
-_pack_keyed = struct.Struct(">hiiihiqidiq").pack
-
-
-def _copy_keyed(cur: psycopg.Cursor, table: str, rows: Sequence[Sequence[Any]]) -> None:
-    payload = b"".join([_pack_keyed(5, 4, s, 2, q, 8, t, 8, v, 8, r) for s, q, t, v, r in rows])
-    with cur.copy(f"COPY {table} ({_KEYED_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_HEADER + payload + _COPY_TRAILER)
-
-
-_pack_latest = struct.Struct(">iqidihiq").pack
-
-
-def _copy_latest(
-    cur: psycopg.Cursor, keyed: Sequence[Sequence[Any]], name_fields: Callable[[int], bytes]
-) -> None:
-    """The newest of these keyed rows per series, staged in `gridos_stage` for the latest-value merge: per
-    row the series' name fields (made once per series) and one struct call."""
-    newest: dict[int, Sequence[Any]] = {}
-    for k in keyed:
-        current = newest.get(k[0])
-        if current is None or k[2] >= current[2]:
-            newest[k[0]] = k
-    parts = []
-    for sid, (_, q, t, v, r) in newest.items():
-        parts.append(name_fields(sid) + _pack_latest(8, t, 8, v, 2, q, 8, r))
-    with cur.copy(f"COPY gridos_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.write(_COPY_HEADER + b"".join(parts) + _COPY_TRAILER)
-
-
 def newest_per_series(rows: Sequence[Row]) -> list[Row]:
     newest: dict[tuple[str, str], Row] = {}
     for r in rows:
@@ -388,7 +250,7 @@ def newest_per_series(rows: Sequence[Row]) -> list[Row]:
 
 def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[[int], SeriesKey]) -> int:
     stored_keyed: list[Sequence[Any]] = []
-    keys = _KEYED_COLUMNS.split(", ")
+    keys = KEYED_COLUMNS.split(", ")
     c = series_samples.c
     # SQLite caps bound parameters per statement; 500 rows x 5 columns stays well inside it.
     for start in range(0, len(keyed), 500):
@@ -402,7 +264,7 @@ def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[
         stored_keyed.extend(conn.execute(stmt))
     if not stored_keyed:
         return 0
-    stored = _named(stored_keyed, names)
+    stored = named(stored_keyed, names)
     conn.execute(rollup_pending.insert(), [{"bucket": b, "received_at": r} for b, r in pending_marks(stored)])
     conn.execute(
         text(
