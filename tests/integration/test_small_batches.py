@@ -122,3 +122,32 @@ def test_recent_batches_store_deduplicate_mark_and_merge_alike(
     assert sum(b["count"] for b in buckets) == size + 2
     assert min(b["min"] for b in buckets) == 1.0
     assert max(b["max"] for b in buckets) == 11000.0 + size - 1
+
+
+@pytest.mark.parametrize("path", ["write_small", "write_postgres"])
+def test_a_connection_lost_mid_write_is_a_503_on_either_path(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The write paths talk to psycopg directly (COPY, the one statement); a connection that dies under them
+    must still be the API's 'database unavailable, retry' (503), nothing stored, as when it dies anywhere
+    else, not an unexplained 500."""
+    engine = _services(client).engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no connection to lose")
+    real = getattr(store_module, path)
+
+    def killed(conn, *args):  # type: ignore[no-untyped-def]
+        pid = conn.connection.driver_connection.info.backend_pid
+        with engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return real(conn, *args)
+
+    monkeypatch.setattr(store_module, path, killed)
+    t0 = datetime.now(UTC) - (timedelta(seconds=1) if path == "write_small" else timedelta(hours=1))
+    item = {"device_id": DEVICE, "timestamp": iso(t0), "voltage": 11000.0}
+    r = client.post("/api/v1/scada/data", json=[item])
+    assert r.status_code == 503, r.text
+    assert r.json()["detail"] == "the database is unavailable; retry later"
+    monkeypatch.setattr(store_module, path, real)
+    # Nothing of it was stored: the retry stores it.
+    assert _post(client, [item]) == {"accepted": 1, "stored": 1, "duplicates": 0}
