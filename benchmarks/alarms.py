@@ -8,7 +8,7 @@ trip), timed from just before the POST until (a) `GET /api/v1/alarms?device_id=`
 `activate` transition arrives on `GET /api/v1/alarms/stream` (held open on one of the workers, so about
 half of the probes cross workers through PostgreSQL LISTEN/NOTIFY), then one normal sample clears it.
 
-    uv run python -m benchmarks.alarms [--rate 48000] [--duration 60] [--probe-interval 0.25]
+    uv run python -m benchmarks.alarms [--rate R] [--duration 60] [--probe-interval 0.25] [--env GRIDOS_X=V]
 """
 
 from __future__ import annotations
@@ -243,6 +243,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--env", action="append", default=[], metavar="GRIDOS_X=V", help="extra GridOS setting (repeatable)"
+    )
     args = ap.parse_args()
     with running_postgres(fsync=True) as pg:
         db = migrated_database(pg)
@@ -253,6 +256,7 @@ def main() -> None:
                 "GRIDOS_WORKERS": str(args.workers),
                 "GRIDOS_LOG_LEVEL": "WARNING",
                 "GRIDOS_DB_POOL_SIZE": str(args.clients + 2),
+                **dict(item.split("=", 1) for item in args.env),
             },
             start=False,
         ).start(timeout=180)
