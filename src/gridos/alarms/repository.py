@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, Connection, and_, any_, bindparam, func, insert, or_, select, update
 
 from gridos.alarms.model import US, AlarmRecord, Condition, Priority, ShelveKind, State
 from gridos.alarms.rules import MAX_DELAY_S, MAX_LIMIT, Rule, RuleFields
@@ -163,14 +163,22 @@ def points_of(conn: Connection, series: list[Series]) -> list[AlarmRecord]:
     return out
 
 
+_VERSIONS = select(alarms.c.device_id, alarms.c.measurement, alarms.c.condition, alarms.c.version)
+# PostgreSQL: the ids as one array parameter. This read runs for every ingested batch, and an IN list of its
+# ~200 devices made SQLAlchemy render 200 bind casts and psycopg re-parse a query text too long to cache:
+# ~1.2 ms of Python per 5,000-sample batch.
+_VERSIONS_ANY = _VERSIONS.where(
+    alarms.c.device_id == any_(bindparam("ids", type_=ARRAY(alarms.c.device_id.type)))
+)
+
+
 def versions_of(conn: Connection, device_ids: list[str]) -> Iterable[tuple[str, str, str, int]]:
     """(device_id, measurement, condition, version) of every stored alarm point of these devices."""
+    if conn.dialect.name == "postgresql":
+        yield from conn.execute(_VERSIONS_ANY, {"ids": device_ids})
+        return
     for chunk in chunks(device_ids, 500):
-        yield from conn.execute(
-            select(alarms.c.device_id, alarms.c.measurement, alarms.c.condition, alarms.c.version).where(
-                alarms.c.device_id.in_(chunk)
-            )
-        )
+        yield from conn.execute(_VERSIONS.where(alarms.c.device_id.in_(chunk)))
 
 
 def save_points(conn: Connection, changed: list[AlarmRecord], at: int) -> None:
