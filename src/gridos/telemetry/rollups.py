@@ -38,6 +38,7 @@ log = logging.getLogger("gridos.telemetry.rollups")
 # ones only mark it again).
 GRACE_US = 10_000_000
 MINUTES_PER_TRANSACTION = 60
+COMPACTION_WORK_MEM = "64MB"  # for the job's transaction only
 
 
 # Buckets of `:step` µs of series `:sid` in [:s, :e) (whole minutes): bucket, min, max, sum, count, the last
@@ -156,6 +157,9 @@ class RollupJob:
                 # Another replica is at it: its run covers these minutes.
                 if not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({locks.ROLLUPS})").scalar():
                     return 0
+                # The compaction sorts a minute of every series' samples (60k rows at 1,000 series x 1 Hz);
+                # PostgreSQL's default 4 MB made that an on-disk merge (133 -> 109 ms per such minute).
+                conn.exec_driver_sql(f"SET LOCAL work_mem = '{COMPACTION_WORK_MEM}'")
             else:
                 locks.sqlite_write_lock(conn)
             # Only the marks this statement sees go: a batch committing meanwhile keeps its own, and every

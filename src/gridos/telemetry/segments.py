@@ -49,7 +49,9 @@ def points(postgres: bool, lo: str, hi: str, series: str = "") -> str:
 
 # Minute :b of every series: its raw rows (deleted) and its segment if it has one (deleted too: late data
 # being folded in) become one new segment. One statement: the deletes and the insert commit together.
-# The raw rows are found by index descent per series, like the rollup job's reads.
+# The raw rows are found by index descent per series, like the rollup job's reads. A minute after the
+# horizon was never compacted, so there is no segment to fold (the usual case: the job goes forward): the
+# one-time filter skips probing the segments' key once per series (~15 % of the statement).
 _COMPACT = f"""
 WITH moved AS (
     DELETE FROM series_samples WHERE series_id = ANY(ARRAY(SELECT id FROM series))
@@ -57,6 +59,7 @@ WITH moved AS (
     RETURNING series_id, quality, ts, value, received_at
 ), folded AS (
     DELETE FROM series_segments g WHERE g.bucket = :b AND g.series_id IN (SELECT series_id FROM moved)
+      AND :b <= (SELECT bucket FROM segment_horizon)
     RETURNING g.*
 ), merged AS (
     SELECT series_id, quality, ts, value, received_at FROM moved
