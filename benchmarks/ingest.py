@@ -136,7 +136,7 @@ def _rollup_job(url: str, total: int) -> dict[str, object]:
 
     engine = create_engine(url)
     started = time.perf_counter()
-    minutes = RollupJob(Settings(database_url=url), engine, threading.Lock()).run()
+    minutes = RollupJob(Settings(database_url=url), engine, threading.Lock()).run(pause=False)
     seconds = time.perf_counter() - started
     engine.dispose()
     return {"minutes": minutes, "seconds": round(seconds, 2), "samples_per_s": round(total / seconds)}

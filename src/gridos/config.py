@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         gt=0,
         description="how often closed minutes are rolled up (until then read from raw samples)",
     )
+    rollup_pause_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="after each transaction the rollup job pauses this many times as long as it took, while "
+        "the run stays within GRIDOS_ROLLUP_INTERVAL_SECONDS (beyond that it catches up flat out): spreads "
+        "compaction so that ingest and alarms do not queue behind it; 0 = never pause",
+    )
     partitions_ahead_days: int = Field(default=7, ge=1)
     maintenance_interval_seconds: float = Field(default=3600.0, gt=0)
     stale_after_seconds: float = Field(default=60.0, gt=0, description="a device is stale after this silence")

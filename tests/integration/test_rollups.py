@@ -188,3 +188,46 @@ def test_a_backlog_is_rolled_up_in_bounded_transactions(app_client: TestClient) 
         _buckets(app_client, start, 150, step="10m"),
         _expected(start, {start + timedelta(minutes=i): v for i, v in enumerate(values)}, step_s=600),
     )
+
+
+def test_the_job_pauses_between_transactions_within_its_interval(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GRIDOS_ROLLUP_PAUSE_RATIO: a pause after each transaction, as long as the transaction times the ratio,
+    while the run stays within its interval; a run that would overrun it catches up without pausing."""
+    from gridos.telemetry import rollups as rollups_module
+
+    start = past(hours=6)
+    assert _post(app_client, start, [1.0] * 23, every_s=60) == 23  # 5 transactions of at most 5 minutes
+    job = _services(app_client).telemetry.rollups
+    transactions: list[float] = []
+    pauses: list[float] = []
+    run_once = job._run_once
+
+    def timed(now):  # type: ignore[no-untyped-def]
+        began = time.monotonic()
+        n = run_once(now)
+        transactions.append(time.monotonic() - began)
+        return n
+
+    monkeypatch.setattr(job, "_run_once", timed)
+    monkeypatch.setattr(rollups_module.time, "sleep", pauses.append)
+    job.pause_ratio, job.interval_s = 2.0, 3600.0
+    assert job.run() == 23
+    assert len(transactions) == 5
+    assert len(pauses) == 4  # none after the last, short one
+    for took, paused in zip(transactions, pauses, strict=False):
+        assert paused == pytest.approx(2.0 * took, rel=0.2, abs=0.005)
+
+    # An interval already used up: the next backlog is drained without a pause.
+    assert _post(app_client, start + timedelta(hours=1), [2.0] * 12, every_s=60) == 12
+    pauses.clear()
+    job.interval_s = 1e-6
+    assert job.run() == 12
+    assert pauses == []
+
+    # The archiver's catch-up (pause=False) never pauses.
+    assert _post(app_client, start + timedelta(hours=2), [3.0] * 12, every_s=60) == 12
+    job.interval_s = 3600.0
+    assert job.run(pause=False) == 12
+    assert pauses == []

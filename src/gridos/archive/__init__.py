@@ -7,6 +7,7 @@ gridos.archive.cli. See docs/archive.md.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING
 
@@ -44,7 +45,12 @@ def install(app: FastAPI, services: Services) -> None:
         services.settings.rollup_retention_days,
         rollups=services.telemetry.rollups,
     )
-    archiver = Archiver(services.engine, storage, settings, roll_up=services.telemetry.rollups.run)
+    archiver = Archiver(
+        services.engine,
+        storage,
+        settings,
+        roll_up=functools.partial(services.telemetry.rollups.run, pause=False),
+    )
     services.archiver = archiver
     if not settings.schedule:
         return

@@ -4,6 +4,7 @@ arguments or configuration; failures print one line."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -90,7 +91,12 @@ def archive(
     engine = _engine("archive", core)
     try:
         storage = open_storage(settings)
-        archiver = Archiver(engine, storage, settings, roll_up=RollupJob(core, engine, threading.Lock()).run)
+        archiver = Archiver(
+            engine,
+            storage,
+            settings,
+            roll_up=functools.partial(RollupJob(core, engine, threading.Lock()).run, pause=False),
+        )
         if verify:
             problems = archiver.verify()
             for p in problems:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +38,10 @@ log = logging.getLogger("gridos.telemetry.rollups")
 # A minute is rolled up once it ended this long ago: batches in flight for it have committed by then (later
 # ones only mark it again).
 GRACE_US = 10_000_000
-MINUTES_PER_TRANSACTION = 60
+# Small transactions with pauses between them (GRIDOS_ROLLUP_PAUSE_RATIO): a minute of 1,000 series x 60
+# samples costs ~0.1 s to roll up and compact, and 60 of them back to back held a core for seconds, which is
+# what made the alarm latency tail under load (docs/benchmarks.md, Historian v2 step 4).
+MINUTES_PER_TRANSACTION = 5
 COMPACTION_WORK_MEM = "64MB"  # for the job's transaction only
 
 
@@ -118,6 +122,8 @@ class RollupJob:
     def __init__(self, settings: Settings, engine: Engine, sqlite_write_lock: threading.Lock) -> None:
         self.engine = engine
         self._sqlite_write_lock = sqlite_write_lock  # the store's: one writer per SQLite process
+        self.interval_s = settings.rollup_interval_seconds
+        self.pause_ratio = settings.rollup_pause_ratio
         self.postgres = engine.dialect.name == "postgresql"
         # Archived days lose their hot rows after GRIDOS_ARCHIVE_AFTER_DAYS, the others after retention.
         self.hot_days = settings.archive.after_days if settings.archive.enabled else settings.retention_days
@@ -136,17 +142,25 @@ class RollupJob:
         """The start of the oldest day whose raw samples are all still in the hot tier."""
         return day_start_us(now.astimezone(UTC).date() - timedelta(days=self.hot_days))
 
-    def run(self, now: datetime | None = None) -> int:
+    def run(self, now: datetime | None = None, pause: bool = True) -> int:
         """Roll up every closed pending minute; returns how many minutes. A transaction per
         MINUTES_PER_TRANSACTION minutes (a backlog after an outage is drained in bounded transactions): a
-        crash leaves the marks of the unfinished one, and the next run does that work again."""
+        crash leaves the marks of the unfinished one, and the next run does that work again. Between
+        transactions it pauses `pause_ratio` times as long as the last one took, as long as the run then
+        still ends within the job's interval; `pause=False` (the archiver, which needs every minute rolled
+        up before it archives a day) never pauses."""
         now = now or datetime.now(UTC)
         done = 0
+        started = time.monotonic()
         while True:
+            began = time.monotonic()
             n = self._run_once(now)
             done += n
             if n < MINUTES_PER_TRANSACTION:
                 return done
+            wait = (time.monotonic() - began) * self.pause_ratio
+            if pause and time.monotonic() + wait - started < self.interval_s:
+                time.sleep(wait)
 
     def _run_once(self, now: datetime) -> int:
         with contextlib.ExitStack() as stack:
