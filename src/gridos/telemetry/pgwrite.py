@@ -46,26 +46,33 @@ SELECT series_id, quality, ts, value, received_at FROM gridos_series_stage
 ON CONFLICT DO NOTHING RETURNING series_id, quality, ts, value, received_at
 """
 
-_PG_MERGE_LATEST = """
-INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
-SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage ORDER BY device_id, measurement
+# Every write path merges latest values this way (SQLite's too): a row of `latest_samples AS l` is replaced
+# only by a sample at least as new.
+LATEST_UPSERT = """
 ON CONFLICT (device_id, measurement) DO UPDATE SET
     ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
 WHERE EXCLUDED.ts >= l.ts
 """
+
+_PG_MERGE_LATEST = f"""
+INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at)
+SELECT device_id, measurement, ts, value, quality, received_at FROM gridos_stage ORDER BY device_id, measurement
+{LATEST_UPSERT}"""
 
 
 def write_postgres(
     conn: Connection,
     rows: Sequence[Sample],
     keyed: Sequence[KeyedRow],
+    marks: list[tuple[int, int]],
     names: Callable[[int], SeriesKey],
-    name_fields: Callable[[int], bytes],
+    name_fields: Callable[[SeriesKey], bytes],
 ) -> int:
     """Fast path: binary COPY straight into `series_samples`. Client retries are rare, so only when the
     COPY hits an existing key (a savepoint makes that cheap to undo) is the batch staged and inserted with
     ON CONFLICT DO NOTHING. Either way the latest values are then merged from exactly the rows that were
-    new (one COPY and one upsert), and the minutes they fall into are marked for the rollup job."""
+    new (one COPY and one upsert), and the minutes they fall into are marked for the rollup job (`marks`:
+    those of all the rows, recomputed when some were not new)."""
     dbapi = conn.connection
     raw = dbapi.driver_connection
     assert raw is not None
@@ -88,7 +95,7 @@ def write_postgres(
             new_keyed = cur.fetchall()
             new = named(new_keyed, names)
             cur.execute("TRUNCATE gridos_series_stage")
-        marks = pending_marks(new)
+            marks = pending_marks(new)
         compacted = _drop_compacted(cur, new_keyed, marks[0][0] if marks else 0)
         if compacted:
             new = [r for r, k in zip(new, new_keyed, strict=True) if (k[0], k[2]) not in compacted]
@@ -97,7 +104,7 @@ def write_postgres(
         if not new:
             return 0
         cur.executemany("INSERT INTO rollup_pending (bucket, received_at) VALUES (%s, %s)", marks)
-        _copy_latest(cur, new_keyed, name_fields)
+        _copy_latest(cur, newest_per_series(new), name_fields)
         cur.execute(_PG_MERGE_LATEST)
     return len(new)
 
@@ -124,9 +131,7 @@ WITH new AS (
         SELECT DISTINCT ON (n.series_id) s.device_id, s.measurement, n.ts, n.value, n.quality, n.received_at
         FROM new n JOIN series s ON s.id = n.series_id ORDER BY n.series_id, n.ts DESC) x
     ORDER BY device_id, measurement
-    ON CONFLICT (device_id, measurement) DO UPDATE SET
-        ts = EXCLUDED.ts, value = EXCLUDED.value, quality = EXCLUDED.quality, received_at = EXCLUDED.received_at
-    WHERE EXCLUDED.ts >= l.ts
+    {LATEST_UPSERT}
 )
 SELECT count(*) FROM new
 """
@@ -198,17 +203,20 @@ _pack_latest = struct.Struct(">iqidihiq").pack
 
 
 def _copy_latest(
-    cur: psycopg.Cursor, keyed: Sequence[Sequence[Any]], name_fields: Callable[[int], bytes]
+    cur: psycopg.Cursor, newest: Sequence[Sample], name_fields: Callable[[SeriesKey], bytes]
 ) -> None:
-    """The newest of these keyed rows per series, staged in `gridos_stage` for the latest-value merge: per
-    row the series' name fields (made once per series) and one struct call."""
-    newest: dict[int, Sequence[Any]] = {}
-    for k in keyed:
-        current = newest.get(k[0])
-        if current is None or k[2] >= current[2]:
-            newest[k[0]] = k
-    parts = []
-    for sid, (_, q, t, v, r) in newest.items():
-        parts.append(name_fields(sid) + _pack_latest(8, t, 8, v, 2, q, 8, r))
+    """Stage these latest values in `gridos_stage` for the merge: per row the series' name fields (made
+    once per series) and one struct call."""
+    parts = [name_fields((d, m)) + _pack_latest(8, t, 8, v, 2, q, 8, r) for d, m, t, v, q, r in newest]
     with cur.copy(f"COPY gridos_stage ({_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(_COPY_HEADER + b"".join(parts) + _COPY_TRAILER)
+
+
+def newest_per_series(rows: Sequence[Sample]) -> list[Sample]:
+    newest: dict[SeriesKey, Sample] = {}
+    for r in rows:
+        key = (r[0], r[1])
+        current = newest.get(key)
+        if current is None or r[2] >= current[2]:
+            newest[key] = r
+    return list(newest.values())

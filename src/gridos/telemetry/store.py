@@ -29,15 +29,17 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gridos.clock import DAY_US, MINUTE_US, from_us, now_us, to_us
+from gridos.clock import DAY_US, from_us, now_us, to_us
 from gridos.db import locks
 from gridos.db.tables import latest_samples, rollup_pending, rollups_1m, series, series_samples
 from gridos.telemetry.pgwrite import (
     KEYED_COLUMNS,
+    LATEST_UPSERT,
     OPEN_MINUTES_US,
     SMALL_BATCH,
     KeyedRow,
     named,
+    newest_per_series,
     write_postgres,
     write_small,
 )
@@ -61,7 +63,7 @@ class SampleStore:
         # Series ids never change once handed out, so every process may cache them for its lifetime.
         self._ids: dict[SeriesKey, int] = {}
         self._names: dict[int, SeriesKey] = {}
-        self._name_fields: dict[int, bytes] = {}
+        self._name_fields: dict[SeriesKey, bytes] = {}
         self._ids_lock = threading.Lock()
 
     # -- series ids -----------------------------------------------------------------------------
@@ -102,15 +104,13 @@ class SampleStore:
             self._remember(series_id, (row[0], row[1]))
         return self._names[series_id]
 
-    def name_fields(self, series_id: int) -> bytes:
+    def name_fields(self, key: SeriesKey) -> bytes:
         """The field count and the (device_id, measurement) fields of a binary COPY row of `gridos_stage`,
         made once per series."""
-        fields = self._name_fields.get(series_id)
+        fields = self._name_fields.get(key)
         if fields is None:
-            d, m = (n.encode() for n in self.names(series_id))
-            fields = self._name_fields[series_id] = struct.pack(
-                f">hi{len(d)}si{len(m)}s", 6, len(d), d, len(m), m
-            )
+            d, m = (n.encode() for n in key)
+            fields = self._name_fields[key] = struct.pack(f">hi{len(d)}si{len(m)}s", 6, len(d), d, len(m), m)
         return fields
 
     def _load(self, device_ids: set[str]) -> None:
@@ -136,12 +136,12 @@ class SampleStore:
         ids = self.series_ids({(r[0], r[1]) for r in rows})
         keyed = [(ids[(r[0], r[1])], r[4], r[2], r[3], r[5]) for r in rows]
         if self.postgres:
-            minutes = {r[2] - r[2] % MINUTE_US for r in rows}
-            self.ensure_partitions({_EPOCH + timedelta(days=d) for d in {m // DAY_US for m in minutes}})
+            marks = pending_marks(rows)  # sorted (minute, received_at): the batch's days and first minute
+            self.ensure_partitions({_EPOCH + timedelta(days=d) for d in {m // DAY_US for m, _ in marks}})
             with self.engine.begin() as conn:
-                if len(keyed) <= SMALL_BATCH and min(minutes) >= now_us() - OPEN_MINUTES_US:
+                if len(keyed) <= SMALL_BATCH and marks[0][0] >= now_us() - OPEN_MINUTES_US:
                     return write_small(conn, keyed)
-                return write_postgres(conn, rows, keyed, self.names, self.name_fields)
+                return write_postgres(conn, rows, keyed, marks, self.names, self.name_fields)
         with self.sqlite_write_lock, self.engine.begin() as conn:
             return _write_generic(conn, keyed, self.names)
 
@@ -238,16 +238,6 @@ def existing_partitions(conn: Connection, parent: str = "series_samples") -> lis
     return days
 
 
-def newest_per_series(rows: Sequence[Row]) -> list[Row]:
-    newest: dict[tuple[str, str], Row] = {}
-    for r in rows:
-        key = (r[0], r[1])
-        current = newest.get(key)
-        if current is None or r[2] >= current[2]:
-            newest[key] = r
-    return list(newest.values())
-
-
 def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[[int], SeriesKey]) -> int:
     stored_keyed: list[Sequence[Any]] = []
     keys = KEYED_COLUMNS.split(", ")
@@ -269,9 +259,7 @@ def _write_generic(conn: Connection, keyed: Sequence[KeyedRow], names: Callable[
     conn.execute(
         text(
             "INSERT INTO latest_samples AS l (device_id, measurement, ts, value, quality, received_at) "
-            "VALUES (:d, :m, :t, :v, :q, :r) "
-            "ON CONFLICT (device_id, measurement) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
-            "quality = excluded.quality, received_at = excluded.received_at WHERE excluded.ts >= l.ts"
+            "VALUES (:d, :m, :t, :v, :q, :r) " + LATEST_UPSERT
         ),
         [dict(zip(("d", "m", "t", "v", "q", "r"), r, strict=True)) for r in newest_per_series(stored)],
     )
