@@ -176,6 +176,21 @@ def test_late_data_into_a_compacted_minute_is_answered_and_folded_in(client: Tes
         assert _count(client, "SELECT count(*) FROM series_samples") == 0
         assert _count(client, "SELECT count(*) FROM series_segments") == 40
         assert _count(client, "SELECT sum(cardinality(offsets)) FROM series_segments") == 243
+        # Arrays in time order (offsets strictly increasing), the late samples at their place in them.
+        unordered = (
+            "SELECT count(*) FROM series_segments WHERE "
+            "offsets <> ARRAY(SELECT o FROM unnest(offsets) o ORDER BY o) OR "
+            "cardinality(offsets) <> (SELECT count(DISTINCT o) FROM unnest(offsets) o)"
+        )
+        assert _count(client, unordered) == 0
+        with services.engine.connect() as conn:
+            folded = conn.execute(
+                text(
+                    "SELECT g.values FROM series_segments g JOIN series s ON s.id = g.series_id "
+                    "WHERE s.measurement = 'voltage' AND cardinality(g.offsets) = 9"
+                )
+            ).scalar_one()
+        assert folded == values
     # The late samples retried: duplicates of the segment they were folded into.
     assert client.post("/api/v1/scada/data", json=late).json()["stored"] == 0
 

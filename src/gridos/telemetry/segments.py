@@ -51,7 +51,9 @@ def points(postgres: bool, lo: str, hi: str, series: str = "") -> str:
 # being folded in) become one new segment. One statement: the deletes and the insert commit together.
 # The raw rows are found by index descent per series, like the rollup job's reads. A minute after the
 # horizon was never compacted, so there is no segment to fold (the usual case: the job goes forward): the
-# one-time filter skips probing the segments' key once per series (~15 % of the statement).
+# one-time filter skips probing the segments' key once per series (~15 % of the statement). The rows are
+# sorted once and aggregated in that order (GroupAggregate and HashAggregate both keep input order within a
+# group): four `array_agg(... ORDER BY ts)` sorted each group four times, ~20 % of the statement.
 _COMPACT = f"""
 WITH moved AS (
     DELETE FROM series_samples WHERE series_id = ANY(ARRAY(SELECT id FROM series))
@@ -69,10 +71,9 @@ WITH moved AS (
          AS u(off, value, quality, received_at)
 )
 INSERT INTO series_segments (series_id, bucket, offsets, values, qualities, received)
-SELECT series_id, :b, array_agg(CAST(ts - :b AS integer) ORDER BY ts), array_agg(value ORDER BY ts),
-       CASE WHEN bool_and(quality = 0) THEN NULL ELSE array_agg(quality ORDER BY ts) END,
-       array_agg(received_at ORDER BY ts)
-FROM merged GROUP BY series_id
+SELECT series_id, :b, array_agg(CAST(ts - :b AS integer)), array_agg(value),
+       CASE WHEN bool_and(quality = 0) THEN NULL ELSE array_agg(quality) END, array_agg(received_at)
+FROM (SELECT * FROM merged ORDER BY series_id, ts) o GROUP BY series_id
 """
 
 
