@@ -200,8 +200,8 @@ def test_a_failed_run_leaves_raw_rows_and_marks(client: TestClient, monkeypatch:
     assert _post(client, _items(0, 12)) == 24  # minutes 0 and 1
     marks = _count(client, "SELECT count(*) FROM rollup_pending")
 
-    def crash(conn: object, bucket: int) -> int:
-        compact(conn, bucket)  # the statement ran: raw rows deleted, segments written
+    def crash(conn: object, bucket: int, also: str = "") -> int:
+        compact(conn, bucket, also)  # the statement ran: raw rows deleted, segments and rollups written
         raise RuntimeError("killed mid-transaction")
 
     compact = rollups_module.compact

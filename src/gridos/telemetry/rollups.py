@@ -119,6 +119,16 @@ _MERGE = (
 )
 
 
+# PostgreSQL: a hot minute's rollups computed in the job's compaction statement from the rows it moves into
+# segments (`sorted`, gridos.telemetry.segments.compact): the minute is read and sorted once for both.
+_ROLLUP_SORTED = f"""rolled AS (
+    {_INSERT}
+    SELECT series_id, count(*), :b, min(value), max(value), sum(value), (array_agg(value))[count(*)], max(ts)
+    FROM sorted WHERE quality < {INVALID} GROUP BY series_id
+    {_REPLACE}
+)"""
+
+
 def pending_marks(rows: Iterable[tuple]) -> list[tuple[int, int]]:
     """(minute, received_at) of every minute these rows (device, measurement, ts, value, quality,
     received_at) fall into: what ingest appends to `rollup_pending`, a row or two per batch."""
@@ -200,10 +210,10 @@ class RollupJob:
                 minutes.setdefault(bucket, set()).add(received)
             hot = self.hot_from_us(now)
             for bucket in sorted(minutes):
-                if bucket >= hot:
+                if bucket >= hot and self.postgres:
+                    compact(conn, bucket, also=_ROLLUP_SORTED)
+                elif bucket >= hot:
                     conn.execute(text(self._replace), {"b": bucket})
-                    if self.postgres:
-                        compact(conn, bucket)
                 else:
                     self._merge(conn, bucket, sorted(minutes[bucket]))
         return len(minutes)

@@ -52,8 +52,9 @@ def points(postgres: bool, lo: str, hi: str, series: str = "") -> str:
 # The raw rows are found by index descent per series, like the rollup job's reads. A minute after the
 # horizon was never compacted, so there is no segment to fold (the usual case: the job goes forward): the
 # one-time filter skips probing the segments' key once per series (~15 % of the statement). The rows are
-# sorted once and aggregated in that order (GroupAggregate and HashAggregate both keep input order within a
-# group): four `array_agg(... ORDER BY ts)` sorted each group four times, ~20 % of the statement.
+# sorted once (`sorted`) and aggregated in that order (GroupAggregate and HashAggregate both keep input
+# order within a group): four `array_agg(... ORDER BY ts)` sorted each group four times, ~20 % of the
+# statement. `/*also*/` takes more data-modifying CTEs over `sorted` (the job's rollups).
 _COMPACT = f"""
 WITH moved AS (
     DELETE FROM series_samples WHERE series_id = ANY(ARRAY(SELECT id FROM series))
@@ -63,24 +64,31 @@ WITH moved AS (
     DELETE FROM series_segments g WHERE g.bucket = :b AND g.series_id IN (SELECT series_id FROM moved)
       AND :b <= (SELECT bucket FROM segment_horizon)
     RETURNING g.*
-), merged AS (
-    SELECT series_id, quality, ts, value, received_at FROM moved
-    UNION ALL
-    SELECT g.series_id, coalesce(u.quality, 0), g.bucket + u.off, u.value, u.received_at
-    FROM folded g CROSS JOIN LATERAL unnest(g.offsets, g.values, g.qualities, g.received)
-         AS u(off, value, quality, received_at)
-)
-INSERT INTO series_segments (series_id, bucket, offsets, values, qualities, received)
-SELECT series_id, :b, array_agg(CAST(ts - :b AS integer)), array_agg(value),
-       CASE WHEN bool_and(quality = 0) THEN NULL ELSE array_agg(quality) END, array_agg(received_at)
-FROM (SELECT * FROM merged ORDER BY series_id, ts) o GROUP BY series_id
+), sorted AS MATERIALIZED (
+    SELECT * FROM (
+        SELECT series_id, quality, ts, value, received_at FROM moved
+        UNION ALL
+        SELECT g.series_id, coalesce(u.quality, 0), g.bucket + u.off, u.value, u.received_at
+        FROM folded g CROSS JOIN LATERAL unnest(g.offsets, g.values, g.qualities, g.received)
+             AS u(off, value, quality, received_at)
+    ) merged ORDER BY series_id, ts
+), written AS (
+    INSERT INTO series_segments (series_id, bucket, offsets, values, qualities, received)
+    SELECT series_id, :b, array_agg(CAST(ts - :b AS integer)), array_agg(value),
+           CASE WHEN bool_and(quality = 0) THEN NULL ELSE array_agg(quality) END, array_agg(received_at)
+    FROM sorted GROUP BY series_id
+    RETURNING 1
+)/*also*/
+SELECT count(*) FROM written
 """
 
 
-def compact(conn: Connection, bucket: int) -> int:
-    """Move minute `bucket` of every series into segments, in the caller's transaction (the rollup job's,
-    which has just rolled the minute up from the same rows); returns how many segments were written."""
-    written = conn.execute(text(_COMPACT), {"b": bucket}).rowcount
+def compact(conn: Connection, bucket: int, also: str = "") -> int:
+    """Move minute `bucket` of every series into segments, in the caller's transaction; `also`: more
+    data-modifying CTEs (`name AS (...)`) over `sorted`, every sample of the minute that gets a new segment,
+    by series and time, in the same statement. Returns how many segments were written."""
+    sql = _COMPACT.replace("/*also*/", f", {also}" if also else "")
+    written = int(conn.execute(text(sql), {"b": bucket}).scalar_one())
     if written:
         # Ingest checks batches reaching back to this minute or before against the segments.
         conn.execute(text("UPDATE segment_horizon SET bucket = :b WHERE bucket < :b"), {"b": bucket})
