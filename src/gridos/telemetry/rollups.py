@@ -209,11 +209,19 @@ class RollupJob:
             for bucket, received in taken:
                 minutes.setdefault(bucket, set()).add(received)
             hot = self.hot_from_us(now)
+            # A minute after the newest one ever compacted has no segment: its rollups come from the rows
+            # the compaction moves (one statement, one read and sort). One up to it may have segments that
+            # get no new rows (late data of another series, a migration that compacted): read them all.
+            horizon = (
+                conn.exec_driver_sql("SELECT bucket FROM segment_horizon").scalar_one() if self.postgres else 0
+            )
             for bucket in sorted(minutes):
-                if bucket >= hot and self.postgres:
+                if bucket >= hot and self.postgres and bucket > horizon:
                     compact(conn, bucket, also=_ROLLUP_SORTED)
                 elif bucket >= hot:
                     conn.execute(text(self._replace), {"b": bucket})
+                    if self.postgres:
+                        compact(conn, bucket)
                 else:
                     self._merge(conn, bucket, sorted(minutes[bucket]))
         return len(minutes)
