@@ -53,7 +53,10 @@ def install(app: FastAPI, services: Services) -> AlarmService:
     jobs = services.jobs
     service = AlarmService(settings, services.engine, services.metrics, telemetry)
     services.alarms = service
-    telemetry.observers.append(service.observe)
+    if service.postgres:
+        telemetry.transaction_observers.append(service.evaluator.observe_within)
+    else:
+        telemetry.observers.append(service.observe)
     app.include_router(router)
     app.include_router(rules_router)
     # A bad rules file stops the app factory (and `gridos serve`, with one line); an unreachable database

@@ -105,57 +105,75 @@ class UnitOfWork:
         if not keys:
             return []
         if self.postgres:
-            return self._transact(keys, mutate)
+            with self.engine.begin() as conn:
+                committed = self._apply(conn, keys, mutate)
+            return committed()
         with self._sqlite_lock:
-            return self._transact(keys, mutate)
-
-    def _transact(self, keys: list[Series], mutate: Callable[[Workspace], None]) -> list[Committed]:
-        committed: list[Committed] = []
-        with self.engine.begin() as conn:
-            if self.postgres:
-                # One round trip; the locks are taken in the sorted order of `keys` (no deadlock). The
-                # notification is delivered only if this commits: other replicas then sync at once.
-                conn.execute(
-                    text(
-                        "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', :origin) "
-                        "FROM unnest(CAST(:keys AS bigint[])) AS k"
-                    ),
-                    {"keys": [locks.series_key(d, m) for d, m in keys], "origin": ORIGIN},
-                )
-            else:
+            with self.engine.begin() as conn:
                 locks.sqlite_write_lock(conn)  # before reading, so the read cannot go stale
-            loaded = {repository.key_of(rec): rec for rec in repository.points_of(conn, keys)}
-            ws = Workspace(loaded, self.cache.site_of)
-            mutate(ws)
-            at = now_us()
-            changed = ws.changed()
-            repository.save_points(conn, changed, at)
-            event_rows = [_event_row(ws.records[key], tr) for key, tr in ws.transitions]
-            ids = repository.insert_events(conn, event_rows)
-            for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
-                committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
-            self.notifier.enqueue(conn, [c.event for c in committed], at)
-            earlier = (
-                self._earlier(conn, committed)
-                if committed and self.postgres and self.broadcaster.subscribers
-                else []
+                committed = self._apply(conn, keys, mutate)
+            return committed()
+
+    def within(
+        self, conn: Connection, series: Iterable[Series], mutate: Callable[[Workspace], None]
+    ) -> Callable[[], list[Committed]]:
+        """`transact` inside the caller's PostgreSQL transaction (ingest's: one commit, so one WAL flush,
+        for a batch and the alarms it raises). Returns what to call once that transaction committed."""
+        keys = sorted(set(series))
+        if not keys:
+            return list
+        return self._apply(conn, keys, mutate)
+
+    def _apply(
+        self, conn: Connection, keys: list[Series], mutate: Callable[[Workspace], None]
+    ) -> Callable[[], list[Committed]]:
+        committed: list[Committed] = []
+        if self.postgres:
+            # One round trip; the locks are taken in the sorted order of `keys` (no deadlock). The
+            # notification is delivered only if this commits: other replicas then sync at once.
+            conn.execute(
+                text(
+                    "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', :origin) "
+                    "FROM unnest(CAST(:keys AS bigint[])) AS k"
+                ),
+                {"keys": [locks.series_key(d, m) for d, m in keys], "origin": ORIGIN},
             )
-        # Committed: now the cache, the metrics and the live streams.
-        done = now_us()
-        with self.cache.lock:
-            for rec in changed:
-                self.cache.keep(rec.copy())
-                self.cache.drop_guard((rec.device_id, rec.measurement))
-        for row in earlier:
-            self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
-        for c in committed:
-            self.metrics.alarm_transitions.labels(to_state=c.event["to_state"]).inc()
-            if c.received_us is not None and c.event["action"] == "activate":
-                self.metrics.alarm_latency.observe(max(0, done - c.received_us) / US)
-            self.broadcaster.publish({"event": "transition", "data": c.event}, c.event["id"])
-        if committed and self.notifier.sinks:
-            self.notifier.wakeup.set()
-        return committed
+        loaded = {repository.key_of(rec): rec for rec in repository.points_of(conn, keys)}
+        ws = Workspace(loaded, self.cache.site_of)
+        mutate(ws)
+        at = now_us()
+        changed = ws.changed()
+        repository.save_points(conn, changed, at)
+        event_rows = [_event_row(ws.records[key], tr) for key, tr in ws.transitions]
+        ids = repository.insert_events(conn, event_rows)
+        for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
+            committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
+        self.notifier.enqueue(conn, [c.event for c in committed], at)
+        earlier = (
+            self._earlier(conn, committed)
+            if committed and self.postgres and self.broadcaster.subscribers
+            else []
+        )
+
+        def after_commit() -> list[Committed]:
+            """The cache, the metrics and the live streams."""
+            done = now_us()
+            with self.cache.lock:
+                for rec in changed:
+                    self.cache.keep(rec.copy())
+                    self.cache.drop_guard((rec.device_id, rec.measurement))
+            for row in earlier:
+                self.broadcaster.publish({"event": "transition", "data": event_view(row)}, row.id)
+            for c in committed:
+                self.metrics.alarm_transitions.labels(to_state=c.event["to_state"]).inc()
+                if c.received_us is not None and c.event["action"] == "activate":
+                    self.metrics.alarm_latency.observe(max(0, done - c.received_us) / US)
+                self.broadcaster.publish({"event": "transition", "data": c.event}, c.event["id"])
+            if committed and self.notifier.sinks:
+                self.notifier.wakeup.set()
+            return committed
+
+        return after_commit
 
     @staticmethod
     def _earlier(conn: Connection, committed: list[Committed]) -> list[Any]:

@@ -213,7 +213,9 @@ class RollupJob:
             # the compaction moves (one statement, one read and sort). One up to it may have segments that
             # get no new rows (late data of another series, a migration that compacted): read them all.
             horizon = (
-                conn.exec_driver_sql("SELECT bucket FROM segment_horizon").scalar_one() if self.postgres else 0
+                conn.exec_driver_sql("SELECT bucket FROM segment_horizon").scalar_one()
+                if self.postgres
+                else 0
             )
             for bucket in sorted(minutes):
                 if bucket >= hot and self.postgres and bucket > horizon:

@@ -1,14 +1,15 @@
 """The seam between telemetry and its consumers: what a committed sample is, and who may observe batches.
 
-`TelemetryService.commit` hands every committed batch to its observers (alarms) as a sequence of `Sample`s,
-each quality one of `Quality` (`INVALID` samples are stored but never alarmed on or aggregated).
+`TelemetryService.commit` hands every batch to its observers (alarms) as a sequence of `Sample`s, each
+quality one of `Quality` (`INVALID` samples are stored but never alarmed on or aggregated): a
+`BatchObserver` once the batch committed, a `TransactionObserver` (PostgreSQL) inside its transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 
 class Quality(IntEnum):
@@ -33,3 +34,10 @@ Sample = tuple[str, str, int, float, int, int]
 class BatchObserver(Protocol):
     def __call__(self, batch: Sequence[Sample], /) -> None:
         """Called after each committed batch, on the committing thread. Must not raise."""
+
+
+class TransactionObserver(Protocol):
+    def __call__(self, conn: Any, batch: Sequence[Sample], /) -> Callable[[], object] | None:
+        """Called on PostgreSQL inside each batch's transaction (`conn`, a SQLAlchemy Connection) once its
+        rows are written, on the committing thread; returns what to run after the commit, if anything.
+        Must not raise, and must leave the transaction usable (a savepoint of its own)."""

@@ -4,6 +4,7 @@ answered by gridos.telemetry.queries (SampleQueries), which holds the read SQL."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,7 @@ from gridos.observability.metrics import Metrics
 from gridos.telemetry.catalogue import RESERVED_FIELDS, Measurement, build_catalogue
 from gridos.telemetry.queries import QUALITY_NAMES, SampleQueries
 from gridos.telemetry.rollups import RollupJob
-from gridos.telemetry.samples import BatchObserver, Quality, Sample
+from gridos.telemetry.samples import BatchObserver, Quality, Sample, TransactionObserver
 from gridos.telemetry.schemas import IngestResult, build_sample_model, parse_samples
 from gridos.telemetry.store import SampleStore, to_us
 
@@ -54,6 +55,7 @@ class TelemetryService:
         self._measurement_names = tuple(self.catalogue)
         # Observers (the alarm evaluator) get every committed batch; they must not raise.
         self.observers: list[BatchObserver] = []
+        self.transaction_observers: list[TransactionObserver] = []  # PostgreSQL only
 
     # -- ingest ---------------------------------------------------------------------------------
     def parse(self, body: bytes, content_type: str) -> list[Any]:
@@ -198,7 +200,17 @@ class TelemetryService:
 
     def commit(self, rows: list[Sample], source: str) -> IngestResult:
         started = time.perf_counter()
-        stored = self.store.write(rows)
+        after_commit: list[Callable[[], object]] = []
+
+        def within(conn: Any) -> None:
+            for observe in self.transaction_observers:
+                done = observe(conn, rows)
+                if done is not None:
+                    after_commit.append(done)
+
+        stored = self.store.write(rows, within if self.transaction_observers else None)
+        for done in after_commit:
+            done()
         self.metrics.ingest_duration.observe(time.perf_counter() - started)
         self.metrics.ingest_batch_size.observe(len(rows))
         self.metrics.samples_ingested.labels(source=source).inc(stored)

@@ -129,8 +129,9 @@ class SampleStore:
             self._names[series_id] = key
 
     # -- writes ---------------------------------------------------------------------------------
-    def write(self, rows: Sequence[Row]) -> int:
-        """Commit rows; returns how many were new. Raises on any failure: nothing is half-written."""
+    def write(self, rows: Sequence[Row], within: Callable[[Connection], None] | None = None) -> int:
+        """Commit rows; returns how many were new. Raises on any failure: nothing is half-written.
+        PostgreSQL: `within` runs in the same transaction once the rows are written (the alarm check)."""
         if not rows:
             return 0
         ids = self.series_ids({(r[0], r[1]) for r in rows})
@@ -140,8 +141,12 @@ class SampleStore:
             self.ensure_partitions({_EPOCH + timedelta(days=d) for d in {m // DAY_US for m, _ in marks}})
             with self.engine.begin() as conn:
                 if len(keyed) <= SMALL_BATCH and marks[0][0] >= now_us() - OPEN_MINUTES_US:
-                    return write_small(conn, keyed)
-                return write_postgres(conn, rows, keyed, marks, self.names, self.name_fields)
+                    stored = write_small(conn, keyed)
+                else:
+                    stored = write_postgres(conn, rows, keyed, marks, self.names, self.name_fields)
+                if within is not None:
+                    within(conn)
+                return stored
         with self.sqlite_write_lock, self.engine.begin() as conn:
             return _write_generic(conn, keyed, self.names)
 
