@@ -4,6 +4,7 @@ this process's SSE streams, rule changes), on PostgreSQL as soon as they commit 
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -59,6 +60,25 @@ class Replication:
         self.since_us = started
         return published
 
+    def stream(self, events: str) -> int:
+        """Put the transitions another replica's notification carries (gridos.alarms.unit_of_work:
+        `notify_payload`) on this process's SSE streams before the sync reads them back; the broadcaster
+        skips the ones already streamed, and the sync streams any a notification could not carry. Returns
+        how many were published."""
+        if not self.broadcaster.subscribers:
+            return 0
+        published = 0
+        try:
+            decoded = json.loads(events)
+        except ValueError:
+            log.warning("alarm notification with an unreadable payload; the sync streams its transitions")
+            return 0
+        for event in decoded:
+            if not self.broadcaster.seen(event["id"]):
+                self.broadcaster.publish({"event": "transition", "data": event}, event["id"])
+                published += 1
+        return published
+
     def listen(self, stop: threading.Event) -> None:
         """PostgreSQL: sync as soon as another replica commits a transition (LISTEN/NOTIFY), and at
         least every sync_seconds. Other backends poll (see gridos.alarms.install)."""
@@ -75,7 +95,10 @@ class Replication:
                     while not stop.is_set():
                         other = False
                         for notification in conn.notifies(timeout=self.settings.sync_seconds, stop_after=1):
-                            other = notification.payload != ORIGIN
+                            origin, _, events = notification.payload.partition("\n")
+                            other = origin != ORIGIN
+                            if other and events:
+                                self.stream(events)
                         # This process's own commits are in its cache and on its streams already: a sync
                         # for each would only compete with the next sample for the database and the GIL.
                         if other or time.monotonic() - synced >= self.settings.sync_seconds:

@@ -9,6 +9,7 @@ already applied. After the commit come the cache, the metrics and the live strea
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -28,9 +29,22 @@ from gridos.clock import now_us
 from gridos.db import locks
 from gridos.observability.metrics import Metrics
 
-# The payload of this process's NOTIFYs: the replication listener (gridos.alarms.replication) needs no sync
-# for what this process committed itself.
+# The first line of this process's NOTIFYs: the replication listener (gridos.alarms.replication) needs no
+# sync for what this process committed itself.
 ORIGIN = uuid.uuid4().hex
+# PostgreSQL refuses NOTIFY payloads of 8,000 bytes or more; the transitions then go by the listener's sync.
+NOTIFY_LIMIT = 7900
+
+
+def notify_payload(events: list[dict[str, Any]]) -> str:
+    """ORIGIN, then the committed transitions as JSON when they fit: other replicas put them on their SSE
+    streams straight from the notification, without reading them back first (a cross-replica SSE client
+    otherwise waited for the listener's sync, ~10 ms at the median under load)."""
+    if events:
+        payload = f"{ORIGIN}\n{json.dumps(events, separators=(',', ':'), default=str)}"
+        if len(payload.encode()) < NOTIFY_LIMIT:
+            return payload
+    return ORIGIN
 
 
 @dataclass(slots=True)
@@ -129,14 +143,10 @@ class UnitOfWork:
     ) -> Callable[[], list[Committed]]:
         committed: list[Committed] = []
         if self.postgres:
-            # One round trip; the locks are taken in the sorted order of `keys` (no deadlock). The
-            # notification is delivered only if this commits: other replicas then sync at once.
+            # One round trip; the locks are taken in the sorted order of `keys` (no deadlock).
             conn.execute(
-                text(
-                    "SELECT count(pg_advisory_xact_lock(k)), pg_notify('gridos_alarms', :origin) "
-                    "FROM unnest(CAST(:keys AS bigint[])) AS k"
-                ),
-                {"keys": [locks.series_key(d, m) for d, m in keys], "origin": ORIGIN},
+                text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                {"keys": [locks.series_key(d, m) for d, m in keys]},
             )
         loaded = {repository.key_of(rec): rec for rec in repository.points_of(conn, keys)}
         ws = Workspace(loaded, self.cache.site_of)
@@ -149,6 +159,12 @@ class UnitOfWork:
         for (_key, tr), values, event_id in zip(ws.transitions, event_rows, ids, strict=True):
             committed.append(Committed(event_view(values | {"id": event_id}), tr.received_us))
         self.notifier.enqueue(conn, [c.event for c in committed], at)
+        if self.postgres:
+            # Delivered only if this commits: other replicas then stream the transitions and sync at once.
+            conn.execute(
+                text("SELECT pg_notify('gridos_alarms', :payload)"),
+                {"payload": notify_payload([c.event for c in committed])},
+            )
         earlier = (
             self._earlier(conn, committed)
             if committed and self.postgres and self.broadcaster.subscribers
