@@ -5,8 +5,9 @@ A durable PostgreSQL (fsync on) and `gridos serve` with 2 worker processes, as i
 200 feeders with nominal ratings (so every background sample is checked against the default limits,
 none trips) carry the load; 20 probe feeders take turns: one sample at +13.6% of nominal voltage (h and hh
 trip), timed from just before the POST until (a) `GET /api/v1/alarms?device_id=` lists it and (b) the
-`activate` transition arrives on `GET /api/v1/alarms/stream` (held open on one of the workers, so about
-half of the probes cross workers through PostgreSQL LISTEN/NOTIFY), then one normal sample clears it.
+`activate` transition arrives on `GET /api/v1/alarms/stream` (held open on one of the workers; each probe
+on a new connection, so about half of them cross workers through PostgreSQL LISTEN/NOTIFY), then one normal
+sample clears it.
 
     uv run python -m benchmarks.alarms [--rate R] [--duration 60] [--probe-interval 0.25] [--env GRIDOS_X=V]
 """
@@ -191,9 +192,12 @@ def probe(server: GridosServer, listener: StreamListener, n: int, interval: floa
             device = f"probe/feeder-{k % PROBES}"
             ts = datetime.now(UTC)
             t0 = time.perf_counter()
+            # A new connection per probe: a kept-alive one would send every probe to the same worker, and a
+            # whole run would measure either only same-worker or only cross-worker deliveries.
             ingest.post(
                 "/api/v1/scada/data",
                 json={"device_id": device, "timestamp": ts.isoformat(), "voltage": 12500},
+                headers={"Connection": "close"},
             ).raise_for_status()
             posted.append(time.perf_counter() - t0)
             while True:
