@@ -231,3 +231,39 @@ def test_the_job_pauses_between_transactions_within_its_interval(
     job.interval_s = 3600.0
     assert job.run(pause=False) == 12
     assert pauses == []
+
+
+def test_the_job_does_not_wait_for_its_commits_to_be_flushed(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the job's transactions commit asynchronously (a crash can only lose whole ones, whose marks
+    are then still there to redo; anything that saw one and committed flushed it too), so the ingest commits
+    around it do not share its flushes' wait. The settings hold for its transaction only."""
+    from gridos.telemetry import rollups as rollups_module
+
+    if not _services(app_client).telemetry.store.postgres:
+        pytest.skip("PostgreSQL only")
+    engine = _services(app_client).engine
+    with engine.begin() as conn:  # the test server's default is off: on here, as in production
+        conn.exec_driver_sql(f"ALTER DATABASE {engine.url.database} SET synchronous_commit = on")
+    engine.dispose()
+    start = past(hours=6)
+    assert _post(app_client, start, [1.0, 2.0], every_s=60) == 2
+    seen: list[tuple[str, str]] = []
+    compact = rollups_module.compact
+
+    def looking(conn, bucket, also=""):  # type: ignore[no-untyped-def]
+        seen.append(
+            tuple(
+                conn.exec_driver_sql(
+                    "SELECT current_setting('synchronous_commit'), current_setting('work_mem')"
+                ).one()
+            )
+        )
+        return compact(conn, bucket, also)
+
+    monkeypatch.setattr(rollups_module, "compact", looking)
+    assert _services(app_client).telemetry.rollups.run() == 2
+    assert seen == [("off", rollups_module.COMPACTION_WORK_MEM)] * 2
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"

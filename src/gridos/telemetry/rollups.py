@@ -192,8 +192,13 @@ class RollupJob:
                 if not conn.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({locks.ROLLUPS})").scalar():
                     return 0
                 # The compaction sorts a minute of every series' samples (60k rows at 1,000 series x 1 Hz);
-                # PostgreSQL's default 4 MB made that an on-disk merge (133 -> 109 ms per such minute).
-                conn.exec_driver_sql(f"SET LOCAL work_mem = '{COMPACTION_WORK_MEM}'")
+                # PostgreSQL's default 4 MB made that an on-disk merge (133 -> 109 ms per such minute). Its
+                # commits need not wait for their WAL flush: a crash loses whole transactions of the job, whose
+                # marks are then still there to redo, and whatever saw one and committed flushed it too.
+                conn.exec_driver_sql(
+                    f"SELECT set_config('work_mem', '{COMPACTION_WORK_MEM}', true), "
+                    "set_config('synchronous_commit', 'off', true)"
+                )
             else:
                 locks.sqlite_write_lock(conn)
             # Only the marks this statement sees go: a batch committing meanwhile keeps its own, and every
