@@ -4,10 +4,11 @@ transition, and not for this process's own commits, which are in its cache and o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -33,9 +34,14 @@ def pg_url(postgres: PostgresServer) -> Iterator[str]:
     postgres.drop_database(name)
 
 
-def test_listener_syncs_for_other_replicas_commits_only(pg_url: str) -> None:
+@contextlib.contextmanager
+def listening(
+    pg_url: str, broadcaster: TransitionBroadcaster | None = None
+) -> Iterator[tuple[Callable[[str], None], list[float]]]:
+    """The replication listener on its thread, its sync stubbed to record when it ran; yields a function
+    sending a notification, and those times."""
     engine = create_engine(pg_url)
-    replication = Replication(AlarmSettings(sync_seconds=600), engine, None, None)  # type: ignore[arg-type]
+    replication = Replication(AlarmSettings(sync_seconds=600), engine, None, broadcaster)  # type: ignore[arg-type]
     syncs: list[float] = []
     replication.sync = lambda: syncs.append(time.monotonic()) or 0  # type: ignore[method-assign]
     stop = threading.Event()
@@ -48,16 +54,7 @@ def test_listener_syncs_for_other_replicas_commits_only(pg_url: str) -> None:
             def notify(payload: str) -> None:
                 conn.execute("SELECT pg_notify('gridos_alarms', %s)", (payload,))
 
-            # Another replica's commit: synced (sent until the listener is listening).
-            eventually(lambda: notify("another-replica") or syncs, timeout=30, what="a sync", interval=0.2)
-            time.sleep(1.0)  # a notification sent while the first sync ran is synced for too
-            syncs.clear()
-            for _ in range(5):
-                notify(ORIGIN)
-            time.sleep(1.0)
-            assert syncs == [], "the listener synced for this process's own commits"
-            notify("another-replica")
-            eventually(lambda: syncs, timeout=10, what="a sync for another replica's commit")
+            yield notify, syncs
     finally:
         stop.set()
         with psycopg.connect(dsn, autocommit=True) as conn:  # wakes the listener to see `stop`
@@ -67,45 +64,39 @@ def test_listener_syncs_for_other_replicas_commits_only(pg_url: str) -> None:
     assert not listener.is_alive()
 
 
+def test_listener_syncs_for_other_replicas_commits_only(pg_url: str) -> None:
+    with listening(pg_url) as (notify, syncs):
+        # Another replica's commit: synced (sent until the listener is listening).
+        eventually(lambda: notify("another-replica") or syncs, timeout=30, what="a sync", interval=0.2)
+        time.sleep(1.0)  # a notification sent while the first sync ran is synced for too
+        syncs.clear()
+        for _ in range(5):
+            notify(ORIGIN)
+        time.sleep(1.0)
+        assert syncs == [], "the listener synced for this process's own commits"
+        notify("another-replica")
+        eventually(lambda: syncs, timeout=10, what="a sync for another replica's commit")
+
+
 def test_listener_streams_the_transitions_a_notification_carries(pg_url: str) -> None:
-    engine = create_engine(pg_url)
     broadcaster = TransitionBroadcaster()
     broadcaster.subscribe()
-    replication = Replication(AlarmSettings(sync_seconds=600), engine, None, broadcaster)  # type: ignore[arg-type]
-    syncs: list[float] = []
-    replication.sync = lambda: syncs.append(time.monotonic()) or 0  # type: ignore[method-assign]
-    stop = threading.Event()
-    listener = threading.Thread(target=replication.listen, args=(stop,), daemon=True)
-    listener.start()
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     event = {"id": 4242, "alarm_id": 7, "action": "activate", "to_state": "active_unacked"}
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-
-            def notify(payload: str) -> None:
-                conn.execute("SELECT pg_notify('gridos_alarms', %s)", (payload,))
-
-            # Streamed from the payload itself (the sync here reads nothing), before the sync ran.
-            eventually(
-                lambda: notify(f"another-replica\n{json.dumps([event])}") or broadcaster.seen(4242),
-                timeout=30,
-                what="the carried transition on the streams",
-                interval=0.2,
-            )
-            assert syncs, "a notification from another replica is synced for too (the cache)"
-            # This process's own transitions are on its streams already: not streamed again from here.
-            notify(f"{ORIGIN}\n{json.dumps([event | {'id': 4343}])}")
-            notify("another-replica\nnot json")  # unreadable: left to the sync, the listener goes on
-            notify(f"another-replica\n{json.dumps([event | {'id': 4444}])}")
-            eventually(lambda: broadcaster.seen(4444), timeout=10, what="the next carried transition")
-            assert not broadcaster.seen(4343)
-    finally:
-        stop.set()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT pg_notify('gridos_alarms', 'stop')")
-        listener.join(15)
-        engine.dispose()
-    assert not listener.is_alive()
+    with listening(pg_url, broadcaster) as (notify, syncs):
+        # Streamed from the payload itself (the sync here reads nothing), before the sync ran.
+        eventually(
+            lambda: notify(f"another-replica\n{json.dumps([event])}") or broadcaster.seen(4242),
+            timeout=30,
+            what="the carried transition on the streams",
+            interval=0.2,
+        )
+        assert syncs, "a notification from another replica is synced for too (the cache)"
+        # This process's own transitions are on its streams already: not streamed again from here.
+        notify(f"{ORIGIN}\n{json.dumps([event | {'id': 4343}])}")
+        notify("another-replica\nnot json")  # unreadable: left to the sync, the listener goes on
+        notify(f"another-replica\n{json.dumps([event | {'id': 4444}])}")
+        eventually(lambda: broadcaster.seen(4444), timeout=10, what="the next carried transition")
+        assert not broadcaster.seen(4343)
 
 
 def test_an_alarm_transaction_notifies_its_transitions(pg_url: str, tokens: Tokens) -> None:

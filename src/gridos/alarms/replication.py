@@ -60,24 +60,19 @@ class Replication:
         self.since_us = started
         return published
 
-    def stream(self, events: str) -> int:
+    def stream(self, events: str) -> None:
         """Put the transitions another replica's notification carries (gridos.alarms.unit_of_work:
         `notify_payload`) on this process's SSE streams before the sync reads them back; the broadcaster
-        skips the ones already streamed, and the sync streams any a notification could not carry. Returns
-        how many were published."""
+        skips the ones already streamed, and the sync streams any a notification could not carry."""
         if not self.broadcaster.subscribers:
-            return 0
-        published = 0
+            return
         try:
             decoded = json.loads(events)
         except ValueError:
             log.warning("alarm notification with an unreadable payload; the sync streams its transitions")
-            return 0
+            return
         for event in decoded:
-            if not self.broadcaster.seen(event["id"]):
-                self.broadcaster.publish({"event": "transition", "data": event}, event["id"])
-                published += 1
-        return published
+            self.broadcaster.publish({"event": "transition", "data": event}, event["id"])
 
     def listen(self, stop: threading.Event) -> None:
         """PostgreSQL: sync as soon as another replica commits a transition (LISTEN/NOTIFY), and at

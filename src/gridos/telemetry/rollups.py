@@ -88,8 +88,11 @@ JOIN minutes m ON m.last_ts = b.lts ORDER BY b.bucket
 # by series and time, and takes the last value as the last element of the minute's values (GroupAggregate
 # keeps the input order within a group); the join back to the newest sample read every row twice (25 vs
 # 30 ms per minute of 1,000 series x 60 samples). SQLite has no arrays: it joins back.
+_PG_MINUTE = (
+    "series_id, count(*), :b, min(value), max(value), sum(value), (array_agg(value))[count(*)], max(ts)"
+)
 _MINUTE_AGGREGATES_PG = f"""
-SELECT series_id, count(*), :b, min(value), max(value), sum(value), (array_agg(value))[count(*)], max(ts)
+SELECT {_PG_MINUTE}
 FROM (SELECT series_id, ts, value FROM {{samples}} v
       WHERE ts >= :b AND ts < :b + {MINUTE_US} AND quality < {INVALID} {{received}} ORDER BY series_id, ts) o
 GROUP BY series_id
@@ -123,7 +126,7 @@ _MERGE = (
 # segments (`sorted`, gridos.telemetry.segments.compact): the minute is read and sorted once for both.
 _ROLLUP_SORTED = f"""rolled AS (
     {_INSERT}
-    SELECT series_id, count(*), :b, min(value), max(value), sum(value), (array_agg(value))[count(*)], max(ts)
+    SELECT {_PG_MINUTE}
     FROM sorted WHERE quality < {INVALID} GROUP BY series_id
     {_REPLACE}
 )"""
